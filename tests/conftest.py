@@ -1,0 +1,37 @@
+"""Shared fixtures: paths and one real pipeline run on `hs` per test session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+GOLDEN = ROOT / "tests" / "golden"
+
+
+def snakemake_cmd(*args: str) -> list[str]:
+    """Snakemake from the interpreter running the tests (the project's venv)."""
+    return [sys.executable, "-m", "snakemake", *args]
+
+
+def run_snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(snakemake_cmd(*args), cwd=cwd, capture_output=True, text=True, env=env)
+
+
+@pytest.fixture(scope="session")
+def hs_results(tmp_path_factory) -> Path:
+    """Run the whole pipeline on `hs` (fallback renderer, PDF on) into a temp folder."""
+    results = tmp_path_factory.mktemp("pipeline") / "results"
+    proc = run_snakemake(
+        "--cores", "2", "--nolock",
+        "--config", f"results={results}", "run=[hs]", "report={pdf: true, engine: fallback}",
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"pipeline failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return results / "hs"

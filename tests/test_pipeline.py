@@ -1,0 +1,86 @@
+"""The Snakemake workflow: dry run, lint, outputs, provenance, refusals."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import yaml
+
+from mlmcompare.tidy import sha256_file
+
+from .conftest import DATA, ROOT, run_snakemake
+
+
+def test_dry_run_is_clean():
+    proc = run_snakemake("-n", "--cores", "2", "--nolock")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for job in ("prepare", "method", "manifest", "report"):
+        assert re.search(rf"^{job}\s+\d+", proc.stdout, re.M), proc.stdout[-3000:]
+
+
+def test_lint_is_clean():
+    proc = run_snakemake("--lint", "--nolock")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "Congratulations, your workflow is in a good condition!" in out, out[-3000:]
+
+
+def test_outputs_exist_with_manifest_hashes(hs_results):
+    manifest = json.loads((hs_results / "manifest.json").read_text())
+    assert manifest["inputs"]["csv"]["sha256"] == sha256_file(DATA / "hs.csv")
+    assert len(manifest["outputs"]) == 3 + 7 * 3
+    for item in manifest["outputs"].values():
+        assert sha256_file(hs_results / item["path"]) == item["sha256"]
+    for key in ("created", "versions", "git", "config", "step_seconds"):
+        assert key in manifest
+    assert manifest["versions"]["mlmcompare"] != "not installed"
+    assert manifest["data_report"]["groups_per_level"] == {"Catholic": 21, "Public": 19}
+    assert "method_mixed" in manifest["step_seconds"]
+
+
+def test_handout_html_has_tables_figure_and_math(hs_results):
+    html = (hs_results / "handout.html").read_text()
+    assert html.count("<table") >= 3  # levels, differences, summary of methods
+    for text in ("Public - Catholic: slope", "Pooled OLS", "Mixed model with contextual variable", "Summary of methods", "Honest?"):
+        assert text in html, text
+    imgs = re.findall(r'<img[^>]+src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert imgs, "no embedded PNG figure"
+    assert base64.b64decode(imgs[0])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<math" in html  # MathML, readable offline
+    assert not re.search(r'<script[^>]+src="https?:', html)  # self-contained
+    # numbers come from the parquet files: the fixed-effects joint F test
+    assert "21.03533" in html
+    assert (hs_results / "handout.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_bad_input_stops_pipeline_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.csv"
+    lines = (DATA / "hs.csv").read_text().splitlines()
+    parts = lines[3].split(",")
+    parts[6] = "Public"  # school 1317 gets two Sector values
+    lines[3] = ",".join(parts)
+    bad.write_text("\n".join(lines) + "\n")
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["datasets"]["bad"] = {"file": str(bad)}
+    cfg["run"] = ["bad"]
+    cfg["results"] = str(tmp_path / "results")
+    cfg_path = tmp_path / "config.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake("--cores", "1", "--nolock", "--configfile", str(cfg_path))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "level-2 column 'Sector' varies within 1 group(s) of 'school'" in out
+    written = [p for p in (tmp_path / "results").rglob("*") if p.is_file() and p.suffix != ".log"]
+    assert written == [], written
+
+
+def test_config_schema_violation_is_refused(tmp_path):
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["methods"] = ["pooled_ols", "magic"]
+    cfg_path = tmp_path / "config.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake("-n", "--cores", "1", "--nolock", "--configfile", str(cfg_path))
+    assert proc.returncode != 0
+    assert "magic" in proc.stdout + proc.stderr

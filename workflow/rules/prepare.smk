@@ -1,0 +1,18 @@
+rule prepare:
+    input:
+        csv=dataset_csv,
+    output:
+        data=f"{RESULTS}/{{dataset}}/data.parquet",
+        schools=f"{RESULTS}/{{dataset}}/schools.parquet",
+        report=f"{RESULTS}/{{dataset}}/data_report.json",
+    log:
+        f"{RESULTS}/{{dataset}}/logs/prepare.log",
+    benchmark:
+        f"{RESULTS}/{{dataset}}/benchmarks/prepare.tsv"
+    params:
+        model=lambda wc: dataset_model(config, wc.dataset),
+        drop_incomplete=config.get("drop_incomplete", False),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/prepare.py"
