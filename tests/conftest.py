@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -27,11 +28,11 @@ def run_snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def hs_results(tmp_path_factory) -> Path:
     """Run the whole pipeline on `hs` (fallback renderer, PDF on) into a temp folder."""
-    results = tmp_path_factory.mktemp("pipeline") / "results"
-    proc = run_snakemake(
-        "--cores", "2", "--nolock",
-        "--config", f"results={results}", "run=[hs]", "report={pdf: true, engine: fallback}",
-    )
+    folder = tmp_path_factory.mktemp("pipeline")
+    results = folder / "results"
+    overrides = folder / "config.yaml"
+    overrides.write_text(yaml.safe_dump({"results": str(results), "run": ["hs"], "report": {"pdf": True, "engine": "fallback"}}))
+    proc = run_snakemake("--cores", "2", "--nolock", "--configfile", str(overrides))
     if proc.returncode != 0:
         pytest.fail(f"pipeline failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
     return results / "hs"

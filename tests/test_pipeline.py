@@ -13,8 +13,8 @@ from mlmcompare.tidy import sha256_file
 from .conftest import DATA, ROOT, run_snakemake
 
 
-def test_dry_run_is_clean():
-    proc = run_snakemake("-n", "--cores", "2", "--nolock")
+def test_dry_run_is_clean(tmp_path):
+    proc = run_snakemake("-n", "--cores", "2", "--nolock", "--config", f"results={tmp_path}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     for job in ("prepare", "method", "manifest", "report"):
         assert re.search(rf"^{job}\s+\d+", proc.stdout, re.M), proc.stdout[-3000:]

@@ -98,11 +98,23 @@ def conform(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
 
 
+def file_mode() -> int:
+    """The permission bits a plainly created file gets (0o666 less the umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_path(path: Path) -> Path:
-    """A fresh temporary file beside `path` (same filesystem, so rename is atomic)."""
+    """A fresh temporary file beside `path` (same filesystem, so rename is atomic).
+
+    mkstemp makes it private (0600); it gets the usual permissions instead,
+    since it becomes the output.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, file_mode())
     return Path(tmp)
 
 
