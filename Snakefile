@@ -15,6 +15,8 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/methods.smk"
+include: "workflow/rules/part1.smk"
+include: "workflow/rules/part2.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -236,3 +236,13 @@ def test_same_fixture_renders_with_quarto(tmp_path: Path) -> None:
     assert "<math" in html and 'src="data:image/png;base64,' in html
     assert '<script src="http' not in html
     assert [p.name for p in out.parent.iterdir()] == ["demo.html"]
+
+
+def test_include_shortcode_is_expanded_and_executed(tmp_path):
+    """`{{< include >}}` pulls in a part whose chunks run with the same params."""
+    out = tmp_path / "inc.html"
+    render_report(FIXTURES / "with_include.qmd", out, params={"value": "from-include-test"}, engine="fallback")
+    html = out.read_text()
+    assert "Included section" in html
+    assert "The included chunk sees the parameter: <strong>from-include-test</strong>" in html
+    assert html.index("Before the include") < html.index("Included section") < html.index("After the include")

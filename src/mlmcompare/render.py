@@ -281,7 +281,7 @@ def render_with_quarto(
     environment needs no papermill and both engines see the same code.
     """
     copy = scratch / qmd.name
-    copy.write_text(qmd_with_params(qmd.read_text(encoding="utf-8"), params), encoding="utf-8")
+    copy.write_text(qmd_with_params(read_source(qmd), params), encoding="utf-8")
     common = ["--execute-dir", str(qmd.parent)]
     run_quarto([str(copy), "--to", "html", "-M", "embed-resources:true", *common], scratch)
     written = [install_file(expect_file(scratch / f"{copy.stem}.html", "quarto html"), html_out)]
@@ -353,7 +353,7 @@ def render_with_fallback(
     qmd: Path, html_out: Path, params: dict[str, object], pdf_out: Path | None, scratch: Path
 ) -> list[Path]:
     """Execute the chunks here and convert with pandoc/typst; the files written."""
-    doc = parse_qmd(qmd.read_text(encoding="utf-8"), path=qmd)
+    doc = parse_qmd(read_source(qmd), path=qmd)
     notebook = execute_notebook(build_notebook(doc, params), cwd=qmd.parent)
     figures = scratch / "figures"
     html_md = notebook_to_markdown(doc, notebook, target="html", figdir=figures)
@@ -365,6 +365,29 @@ def render_with_fallback(
 
 
 # ---- parsing -------------------------------------------------------------
+
+INCLUDE = re.compile(r"^\s*\{\{<\s*include\s+(?P<file>\S+)\s*>\}\}\s*$")
+
+
+def read_source(qmd: Path, depth: int = 0) -> str:
+    """The .qmd text with Quarto's `{{< include file >}}` lines replaced by the
+    files they name (relative to the including file), as Quarto does before it
+    executes anything. Both engines render the expanded text, so includes
+    also work from the Quarto engine's private copy."""
+    if depth > 10:
+        raise RenderError(f"includes nested more than 10 deep at {qmd}")
+    out = []
+    for line in qmd.read_text(encoding="utf-8").splitlines():
+        found = INCLUDE.match(line)
+        if found is None:
+            out.append(line)
+            continue
+        part = (qmd.parent / found["file"]).resolve()
+        if not part.is_file():
+            raise RenderError(f"{qmd}: included file {found['file']} not found")
+        out.append(read_source(part, depth + 1))
+    return "\n".join(out) + "\n"
+
 
 
 def parse_qmd(text: str, path: Path | None = None) -> Qmd:

@@ -36,6 +36,19 @@ def method_tables(dataset):
     }
 
 
+# Handout sections beyond the method comparison (workflow/rules/part*.smk)
+# register here a function dataset -> {key: path} of the files they write;
+# the manifest lists (and hashes) them, so the report waits for them.
+REPORT_PARTS = []
+
+
+def report_part_outputs(dataset):
+    out = {}
+    for part in REPORT_PARTS:
+        out.update(part(dataset))
+    return out
+
+
 def report_outputs():
     names = ["handout.html"] + (["handout.pdf"] if config.get("report", {}).get("pdf", True) else [])
     return {n.split(".")[1]: f"{RESULTS}/{{dataset}}/{n}" for n in names}

@@ -1,3 +1,6 @@
+import glob
+
+
 rule manifest:
     input:
         csv=dataset_csv,
@@ -5,12 +8,13 @@ rule manifest:
         schools=f"{RESULTS}/{{dataset}}/schools.parquet",
         report=f"{RESULTS}/{{dataset}}/data_report.json",
         tables=lambda wc: list(method_tables(wc.dataset).values()),
+        parts=lambda wc: list(report_part_outputs(wc.dataset).values()),
     output:
         f"{RESULTS}/{{dataset}}/manifest.json",
     log:
         f"{RESULTS}/{{dataset}}/logs/manifest.log",
     params:
-        outputs=lambda wc: method_tables(wc.dataset),
+        outputs=lambda wc: {**method_tables(wc.dataset), **report_part_outputs(wc.dataset)},
         benchmarks=lambda wc: f"{RESULTS}/{wc.dataset}/benchmarks",
     conda:
         CONDA_ENV
@@ -22,6 +26,7 @@ rule report:
     input:
         manifest=f"{RESULTS}/{{dataset}}/manifest.json",
         qmd="reports/handout.qmd",
+        sections=glob.glob("reports/_*.qmd"),
     output:
         **report_outputs(),
     log:

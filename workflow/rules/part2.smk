@@ -1,0 +1,1 @@
+# Handout part2 sections: rules register their outputs in REPORT_PARTS (common.smk).
