@@ -25,14 +25,24 @@ def run_snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(snakemake_cmd(*args), cwd=cwd, capture_output=True, text=True, env=env)
 
 
-@pytest.fixture(scope="session")
-def hs_results(tmp_path_factory) -> Path:
-    """Run the whole pipeline on `hs` (fallback renderer, PDF on) into a temp folder."""
-    folder = tmp_path_factory.mktemp("pipeline")
+def run_pipeline(folder: Path, dataset: str) -> Path:
+    """Run the whole pipeline on one dataset (fallback renderer, PDF on) into `folder`."""
     results = folder / "results"
     overrides = folder / "config.yaml"
-    overrides.write_text(yaml.safe_dump({"results": str(results), "run": ["hs"], "report": {"pdf": True, "engine": "fallback"}}))
+    overrides.write_text(yaml.safe_dump({"results": str(results), "run": [dataset], "report": {"pdf": True, "engine": "fallback"}}))
     proc = run_snakemake("--cores", "2", "--nolock", "--configfile", str(overrides))
     if proc.returncode != 0:
-        pytest.fail(f"pipeline failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
-    return results / "hs"
+        pytest.fail(f"pipeline on {dataset} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return results / dataset
+
+
+@pytest.fixture(scope="session")
+def hs_results(tmp_path_factory) -> Path:
+    """The results folder of one real pipeline run on `hs`."""
+    return run_pipeline(tmp_path_factory.mktemp("pipeline_hs"), "hs")
+
+
+@pytest.fixture(scope="session")
+def hsfull_results(tmp_path_factory) -> Path:
+    """The results folder of one real pipeline run on `hsfull`."""
+    return run_pipeline(tmp_path_factory.mktemp("pipeline_hsfull"), "hsfull")
