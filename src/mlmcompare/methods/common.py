@@ -51,12 +51,28 @@ class OlsFit:
         return -2.0 * self.loglik + np.log(self.nobs) * self.npar
 
 
-def aliased_terms(X: np.ndarray, terms: Sequence[str], tol: float = 1e-9) -> list[str]:
-    """Terms whose columns are linear combinations of earlier ones (pivoted QR)."""
-    _, r, piv = linalg.qr(X, mode="economic", pivoting=True)
-    d = np.abs(np.diag(r))
-    rank = int(np.sum(d > tol * max(d[0], 1e-300))) if len(d) else 0
-    return [terms[i] for i in sorted(piv[rank:])]
+def aliased_terms(X: np.ndarray, terms: Sequence[str], tol: float = 1e-7) -> list[str]:
+    """Terms whose column lies in the span of the columns before it.
+
+    Columns are taken in order (as R's lm and lme4's chkRank.drop.cols do),
+    so the later of two collinear terms is the one named. Gram-Schmidt with
+    one re-orthogonalisation; a column is aliased when less than `tol` of its
+    norm is left after projecting out the kept columns.
+    """
+    X = np.asarray(X, dtype="float64")
+    basis = np.empty((X.shape[0], 0))
+    aliased = []
+    for j, name in enumerate(terms):
+        col = X[:, j]
+        norm = np.linalg.norm(col)
+        resid = col - basis @ (basis.T @ col)
+        resid -= basis @ (basis.T @ resid)
+        left = np.linalg.norm(resid)
+        if norm == 0.0 or left <= tol * norm:
+            aliased.append(name)
+        else:
+            basis = np.column_stack([basis, resid / left])
+    return aliased
 
 
 def ols(X: np.ndarray, y: np.ndarray, terms: Sequence[str]) -> OlsFit:
