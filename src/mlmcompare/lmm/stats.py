@@ -1,0 +1,247 @@
+"""Per-group sufficient statistics of a one-factor linear mixed model.
+
+This module owns the only pass over the rows.  For each group j it stores
+Z_j'Z_j (q x q), Z_j'X_j (q x p), Z_j'y_j (q) and the row count n_j, plus the
+totals X'X, X'y, y'y and n; everything after this stage (objective,
+optimizer, standard errors, Satterthwaite df, BLUPs) works on these arrays
+only and never touches the rows again.
+
+Numerical care: cross-products are accumulated around a shift (the column
+means of the non-constant columns of X when X has an intercept column, the
+mean of y when the constant lies in the column space of X), so that e.g. a
+response shifted by 1e8 does not cancel in y'y.  The shift is a
+reparameterisation of the fixed effects, gamma, with
+``beta = T gamma + y_shift * ones_coef``; :meth:`SufficientStats.beta_map`
+returns ``T`` and the objective, optimizer and Satterthwaite code work in
+gamma while results are reported in beta.
+
+Sums of sufficient statistics are associative: chunks, files or Dask
+partitions can each build their own (with the *same* shifts) and add them
+with ``+`` (groups are matched by label).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SufficientStats", "sufficient_stats", "default_shifts"]
+
+
+@dataclass(frozen=True)
+class SufficientStats:
+    """Sufficient statistics in shifted coordinates (see module docstring).
+
+    Per-group arrays have the groups on axis 0, in the order of ``groups``.
+    """
+
+    groups: np.ndarray  # (J,) group labels
+    n_j: np.ndarray  # (J,) rows per group
+    ZtZ: np.ndarray  # (J, q, q)
+    ZtX: np.ndarray  # (J, q, p)
+    Zty: np.ndarray  # (J, q)
+    yty_j: np.ndarray  # (J,) per-group y'y (for per-group OLS / BLUE)
+    ysum_j: np.ndarray  # (J,) per-group sum of y
+    zsum_j: np.ndarray  # (J, q) per-group column sums of Z
+    XtX: np.ndarray  # (p, p)
+    Xty: np.ndarray  # (p,)
+    yty: float
+    x_shift: np.ndarray  # (p,) subtracted from the columns of X (0 for the intercept)
+    y_shift: float  # subtracted from y
+    intercept_col: int | None  # index of the all-ones column of X, if any
+    ones_coef: np.ndarray | None  # a with X a = 1 (original X), if 1 is in col(X)
+
+    @property
+    def nobs(self) -> int:
+        return int(round(float(self.n_j.sum())))
+
+    @property
+    def ngroups(self) -> int:
+        return int(self.n_j.shape[0])
+
+    @property
+    def p(self) -> int:
+        return int(self.XtX.shape[0])
+
+    @property
+    def q(self) -> int:
+        return int(self.ZtZ.shape[1])
+
+    def beta_map(self) -> np.ndarray:
+        """T with beta = T gamma + y_shift * ones_coef (identity without shifts)."""
+        T = np.eye(self.p)
+        if self.intercept_col is not None:
+            T[self.intercept_col, :] -= self.x_shift
+        return T
+
+    def beta_from_gamma(self, gamma: np.ndarray) -> np.ndarray:
+        beta = self.beta_map() @ gamma
+        if self.y_shift != 0.0 and self.ones_coef is not None:
+            beta = beta + self.y_shift * self.ones_coef
+        return beta
+
+    def Zty_raw(self) -> np.ndarray:
+        """Z_j'y_j in the original (unshifted) response."""
+        return self.Zty + self.y_shift * self.zsum_j
+
+    def yty_j_raw(self) -> np.ndarray:
+        s = self.y_shift
+        return self.yty_j + 2 * s * self.ysum_j + self.n_j * s * s
+
+    def __add__(self, other: SufficientStats) -> SufficientStats:
+        """Add the statistics of two disjoint row sets (e.g. two chunks)."""
+        if not isinstance(other, SufficientStats):
+            return NotImplemented
+        if (self.p, self.q) != (other.p, other.q):
+            raise ValueError("cannot add sufficient statistics of different models (p, q differ)")
+        if not (
+            np.array_equal(self.x_shift, other.x_shift)
+            and self.y_shift == other.y_shift
+            and self.intercept_col == other.intercept_col
+        ):
+            raise ValueError(
+                "cannot add sufficient statistics built with different shifts; "
+                "pass the same x_shift / y_shift to sufficient_stats for every chunk"
+            )
+        labels = np.concatenate([self.groups, other.groups])
+        codes, uniq = pd.factorize(labels, sort=True)
+        J = len(uniq)
+
+        def merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            out = np.zeros((J,) + a.shape[1:], dtype=float)
+            np.add.at(out, codes, np.concatenate([a, b]))
+            return out
+
+        return replace(
+            self,
+            groups=np.asarray(uniq),
+            n_j=merge(self.n_j, other.n_j),
+            ZtZ=merge(self.ZtZ, other.ZtZ),
+            ZtX=merge(self.ZtX, other.ZtX),
+            Zty=merge(self.Zty, other.Zty),
+            yty_j=merge(self.yty_j, other.yty_j),
+            ysum_j=merge(self.ysum_j, other.ysum_j),
+            zsum_j=merge(self.zsum_j, other.zsum_j),
+            XtX=self.XtX + other.XtX,
+            Xty=self.Xty + other.Xty,
+            yty=self.yty + other.yty,
+        )
+
+
+def default_shifts(
+    X: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, float, int | None, np.ndarray | None]:
+    """Choose shifts that keep the fit invariant: (x_shift, y_shift, intercept_col, ones_coef).
+
+    X columns are shifted only when X has an explicit all-ones column (the
+    shift then moves into the intercept); y is shifted when the constant is
+    in the column space of X (then the shift moves into beta along
+    ``ones_coef``).  Otherwise nothing is shifted.
+    """
+    n, p = X.shape
+    x_shift = np.zeros(p)
+    intercept_col = None
+    ones_coef = None
+    if n == 0 or p == 0:
+        return x_shift, 0.0, None, None
+    is_one = np.all(X == 1.0, axis=0)
+    if is_one.any():
+        intercept_col = int(np.flatnonzero(is_one)[0])
+        x_shift = X.mean(axis=0)
+        x_shift[intercept_col] = 0.0
+        ones_coef = np.zeros(p)
+        ones_coef[intercept_col] = 1.0
+    else:
+        a, *_ = np.linalg.lstsq(X, np.ones(n), rcond=None)
+        if np.linalg.norm(X @ a - 1.0) <= 1e-10 * np.sqrt(n):
+            ones_coef = a
+    y_shift = float(y.mean()) if ones_coef is not None else 0.0
+    return x_shift, y_shift, intercept_col, ones_coef
+
+
+def sufficient_stats(
+    X: np.ndarray,
+    Z: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    *,
+    levels: np.ndarray | None = None,
+    x_shift: np.ndarray | None = None,
+    y_shift: float | None = None,
+) -> SufficientStats:
+    """One vectorised pass over the rows: per-group cross-products and totals.
+
+    Parameters
+    ----------
+    X, Z, y : fixed-effects matrix (n x p), random-effects columns (n x q), response (n).
+    groups : group label of each row; or, when ``levels`` is given, integer
+        codes into ``levels`` (every level should occur at least once).
+    x_shift, y_shift : shifts to accumulate around; default from
+        :func:`default_shifts`.  Chunks that are to be added must share them.
+    """
+    X = np.asarray(X, dtype=float)
+    Z = np.asarray(Z, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n = y.shape[0]
+    if X.ndim != 2 or Z.ndim != 2 or X.shape[0] != n or Z.shape[0] != n:
+        raise ValueError("X, Z and y must have the same number of rows (X, Z 2-D)")
+    if levels is None:
+        codes, levels = pd.factorize(np.asarray(groups), sort=True)
+    else:
+        codes = np.asarray(groups, dtype=np.intp)
+    levels = np.asarray(levels)
+    J = len(levels)
+
+    xs0, ys0, icol, ones = default_shifts(X, y)
+    if x_shift is None:
+        x_shift = xs0
+    x_shift = np.asarray(x_shift, dtype=float)
+    if icol is None and np.any(x_shift != 0):
+        raise ValueError("x_shift is only allowed when X has an all-ones (intercept) column")
+    if icol is not None:
+        x_shift = x_shift.copy()
+        x_shift[icol] = 0.0
+    if y_shift is None:
+        y_shift = ys0
+    if ones is None and y_shift != 0:
+        raise ValueError("y_shift is only allowed when the constant is in the column space of X")
+
+    Xc = X - x_shift
+    yc = y - y_shift
+
+    order = np.argsort(codes, kind="stable")
+    sc = codes[order]
+    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]]) if n else np.array([], int)
+    present = sc[starts]
+    Zs, Xs, ys = Z[order], Xc[order], yc[order]
+    q, p = Z.shape[1], X.shape[1]
+
+    def per_group(a: np.ndarray) -> np.ndarray:
+        out = np.zeros((J,) + a.shape[1:])
+        if n:
+            out[present] = np.add.reduceat(a, starts, axis=0)
+        return out
+
+    W = np.concatenate([Zs, Xs, ys[:, None]], axis=1)  # (n, q + p + 1)
+    ZW = np.empty((J, q, q + p + 1))
+    for a in range(q):  # q is small; keeps the temporary at n x (q+p+1)
+        ZW[:, a, :] = per_group(Zs[:, a : a + 1] * W)
+    return SufficientStats(
+        groups=levels,
+        n_j=per_group(np.ones(n)),
+        ZtZ=ZW[:, :, :q].copy(),
+        ZtX=ZW[:, :, q : q + p].copy(),
+        Zty=ZW[:, :, q + p].copy(),
+        yty_j=per_group(ys * ys),
+        ysum_j=per_group(ys),
+        zsum_j=per_group(Zs),
+        XtX=Xc.T @ Xc,
+        Xty=Xc.T @ yc,
+        yty=float(yc @ yc),
+        x_shift=x_shift,
+        y_shift=float(y_shift),
+        intercept_col=icol,
+        ones_coef=ones,
+    )
