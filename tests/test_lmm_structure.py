@@ -127,7 +127,7 @@ def test_shift_free_stats_agree(hs):
     np.testing.assert_allclose(a.fixef, b.fixef, rtol=1e-9)
 
 
-def test_result_tables(slopes):
+def test_result_tables(hs, slopes):
     r = slopes
     assert list(r.coef.columns) == TIDY_COLUMNS
     assert r.fixed_terms == ["Intercept", "ses", "Sector[T.Public]", "ses:Sector[T.Public]"]
@@ -141,7 +141,10 @@ def test_result_tables(slopes):
     assert list(vt["grp"]) == ["school", "school", "school", "Residual"]
     assert set(r.optimizer) >= {"method", "theta_start", "theta_end", "n_evals", "grad_norm",
                                 "verdict", "message"}
-    assert r.optimizer["theta_start"] == [1.0, 0.0, 1.0]
+    # lme4's identity start, taken in units where each column of Z has unit
+    # root mean square: Lambda = diag(1 / rms(z))
+    rms_ses = np.sqrt(np.mean(hs["ses"] ** 2))
+    np.testing.assert_allclose(r.optimizer["theta_start"], [1.0, 0.0, 1.0 / rms_ses], rtol=1e-12)
     assert r.aic == pytest.approx(-2 * r.loglik + 2 * r.npar)
     assert r.bic == pytest.approx(-2 * r.loglik + np.log(r.nobs) * r.npar)
     assert r.reml_criterion == pytest.approx(-2 * r.loglik) and r.deviance is None

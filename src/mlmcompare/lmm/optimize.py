@@ -39,7 +39,7 @@ import numpy as np
 import scipy.optimize
 
 from .objective import ThetaLayout, deviance_and_gradient
-from .stats import SufficientStats
+from .stats import SufficientStats, scaled_z, z_scale
 
 __all__ = ["OptimizerResult", "optimize_theta", "GRAD_TOL", "SNAP_TOL", "SINGULAR_TOL"]
 
@@ -177,11 +177,34 @@ def optimize_theta(
     reml: bool,
     theta_start: np.ndarray | None = None,
 ) -> OptimizerResult:
-    """Minimise the profiled (RE)ML deviance over theta (see module docstring)."""
+    """Minimise the profiled (RE)ML deviance over theta (see module docstring).
+
+    The search runs in units where each random-effect column of Z has unit
+    root mean square (Lambda* = D Lambda, D = diag(rms(z))): Z Lambda is
+    unchanged, so is the deviance, but theta* is of order 1 whatever the
+    units of the data, and the tolerances (snapping, convergence) mean the
+    same for ses and for ses in millionths. Results are mapped back.
+    """
+    d = z_scale(stats)[layout.rows]
+    start = None if theta_start is None else np.asarray(theta_start, dtype=float)
+    if start is not None and start.shape != (layout.k,):
+        raise ValueError(f"theta_start must have {layout.k} elements, got {start.shape}")
+    res = _optimize_unit_scale(scaled_z(stats, z_scale(stats)), layout, reml, None if start is None else start * d)
+    res.theta = res.theta / d
+    res.gradient = res.gradient * d  # chain rule: d dev / d theta = d dev / d theta* * d
+    res.theta_start = res.theta_start / d
+    return res
+
+
+def _optimize_unit_scale(
+    stats: SufficientStats,
+    layout: ThetaLayout,
+    reml: bool,
+    theta_start: np.ndarray | None = None,
+) -> OptimizerResult:
+    """The search itself, on statistics whose Z columns have unit scale."""
     obj = _Counted(stats, layout, reml)
     x0 = layout.start() if theta_start is None else np.asarray(theta_start, dtype=float)
-    if x0.shape != (layout.k,):
-        raise ValueError(f"theta_start must have {layout.k} elements, got {x0.shape}")
     history: list[str] = []
     method = "L-BFGS-B (analytic gradient, unbounded theta, sign-normalised) + Newton polish"
 

@@ -22,7 +22,7 @@ from .design import Design
 from .objective import ThetaLayout, evaluate
 from .optimize import SINGULAR_TOL, OptimizerResult
 from .satterthwaite import SatterthwaiteInfo, contrast_df, satterthwaite_setup
-from .stats import SufficientStats
+from .stats import SufficientStats, z_scale
 
 __all__ = ["LmmResult", "VarCorr", "TIDY_COLUMNS"]
 
@@ -153,7 +153,11 @@ class LmmResult:
         )
 
         # verdicts
-        diag = theta[layout.is_diag]
+        # lme4's isSingular tolerance, applied in units where each column of
+        # Z has unit scale, so that rescaling a predictor cannot make a fit
+        # singular (lme4's own check is not scale-free)
+        self._unit_lambda = np.diag(z_scale(stats)) @ self.Lambda
+        diag = np.diag(self._unit_lambda)
         self.singular = bool(np.any(diag < SINGULAR_TOL))
         self.converged = bool(opt.converged)
         self.warnings: list[str] = []
@@ -172,7 +176,7 @@ class LmmResult:
     # ------------------------------------------------------------------ messages
     def _singular_messages(self) -> list[str]:
         msgs = []
-        lay, Lam = self._layout, self.Lambda
+        lay, Lam = self._layout, self._unit_lambda
         start = 0
         for b, size in enumerate(lay.block_sizes):
             idx = list(range(start, start + size))

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .objective import ThetaLayout, varpar_gradient, vcov_jacobian
-from .stats import SufficientStats
+from .stats import SufficientStats, z_scale
 
 __all__ = ["SatterthwaiteInfo", "satterthwaite_setup", "contrast_df", "richardson_jacobian"]
 
@@ -47,20 +47,22 @@ class SatterthwaiteInfo:
 
 def richardson_jacobian(
     fun: Callable[[np.ndarray], np.ndarray], x: np.ndarray, rel_step: float = 1e-2,
-    min_step: float = 1e-3, levels: int = 2,
+    min_step: float = 1e-3, levels: int = 2, scale: np.ndarray | None = None,
 ) -> np.ndarray:
     """Jacobian of a vector function by central differences with Richardson extrapolation.
 
     Column i uses steps h, h/2, ... (``levels`` of them; h = max(rel_step |x_i|,
-    min_step)) and eliminates the leading error terms h^2, h^4, ...  Two
-    levels agree with three to ~1e-8 relative on the golden fits, far below
-    what Satterthwaite's df need.
+    min_step scale_i), scale_i the natural size of x_i, default 1) and
+    eliminates the leading error terms h^2, h^4, ...  Two levels agree with
+    three to ~1e-8 relative on the golden fits, far below what Satterthwaite's
+    df need.
     """
     x = np.asarray(x, dtype=float)
     k = x.shape[0]
+    scale = np.ones(k) if scale is None else np.asarray(scale, dtype=float)
     cols = []
     for i in range(k):
-        h = max(rel_step * abs(x[i]), min_step)
+        h = max(rel_step * abs(x[i]), min_step * scale[i])
         D = []
         for lev in range(levels):
             e = np.zeros(k)
@@ -73,14 +75,31 @@ def richardson_jacobian(
     return np.column_stack(cols)
 
 
+def varpar_scale(stats: SufficientStats, layout: ThetaLayout, sigma: float) -> np.ndarray:
+    """The natural size of each (theta, sigma) element, for difference steps.
+
+    Lambda[r, c] turns a unit-variance effect into random effect r in units of
+    sigma per unit of z_r, so its size is 1 / rms(z_r); sigma's is sigma.
+    Steps that follow the data's units keep the df invariant when a column
+    is rescaled (ses in millionths gives the same df as ses).
+    """
+    return np.append(1.0 / z_scale(stats)[layout.rows], abs(sigma) if sigma > 0 else 1.0)
+
+
 def satterthwaite_setup(
     stats: SufficientStats, layout: ThetaLayout, theta: np.ndarray, sigma: float, reml: bool
 ) -> SatterthwaiteInfo:
     """Hessian of the (theta, sigma) deviance, its pseudo-inverse and dC/dvarpar."""
     varpar = np.append(np.asarray(theta, dtype=float), float(sigma))
-    H = richardson_jacobian(lambda v: varpar_gradient(stats, layout, v, reml), varpar)
+    H = richardson_jacobian(lambda v: varpar_gradient(stats, layout, v, reml), varpar,
+                            scale=varpar_scale(stats, layout, float(sigma)))
     H = 0.5 * (H + H.T)
-    evals, evecs = np.linalg.eigh(H)
+    # lmerTest's eigenvalue cut-off is applied to the Hessian in units of the
+    # data's own scale (T = diag of the natural sizes), so that rescaling a
+    # column or the response cannot push a direction under it; A = 2 H^+ is
+    # then mapped back: A = T (T H T)^+ T.
+    T = varpar_scale(stats, layout, float(sigma))
+    evals, evecs = np.linalg.eigh(H * np.outer(T, T))
     warnings: list[str] = []
     neg = evals < -EIG_TOL
     zero = np.abs(evals) <= EIG_TOL
@@ -97,7 +116,7 @@ def satterthwaite_setup(
             + "; Satterthwaite df use its pseudo-inverse"
         )
     pos = evals > EIG_TOL
-    Hinv = (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
+    Hinv = np.outer(T, T) * ((evecs[:, pos] / evals[pos]) @ evecs[:, pos].T)
     C, jac = vcov_jacobian(stats, layout, varpar)
     return SatterthwaiteInfo(varpar=varpar, hessian=H, A=2.0 * Hinv, C=C, jac=jac,
                              warnings=warnings)

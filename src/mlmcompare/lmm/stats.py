@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-__all__ = ["SufficientStats", "sufficient_stats", "default_shifts"]
+__all__ = ["SufficientStats", "sufficient_stats", "default_shifts", "z_scale", "scaled_z"]
 
 
 @dataclass(frozen=True)
@@ -244,4 +244,27 @@ def sufficient_stats(
         y_shift=float(y_shift),
         intercept_col=icol,
         ones_coef=ones,
+    )
+
+
+def z_scale(stats: SufficientStats) -> np.ndarray:
+    """Root mean square of each random-effect column (1 where a column is 0).
+
+    The optimizer works with Z's columns divided by these, so that theta is
+    of order 1 whatever the units of the data (ses in millionths fits as
+    well as ses).
+    """
+    ms = np.einsum("jii->i", stats.ZtZ) / max(stats.nobs, 1)
+    return np.where(ms > 0, np.sqrt(ms), 1.0)
+
+
+def scaled_z(stats: SufficientStats, d: np.ndarray) -> SufficientStats:
+    """The statistics of Z D^-1 (D = diag(d)): a change of units of Z only."""
+    inv = 1.0 / np.asarray(d, dtype=float)
+    return replace(
+        stats,
+        ZtZ=stats.ZtZ * inv[None, :, None] * inv[None, None, :],
+        ZtX=stats.ZtX * inv[None, :, None],
+        Zty=stats.Zty * inv[None, :],
+        zsum_j=stats.zsum_j * inv[None, :],
     )
