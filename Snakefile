@@ -17,6 +17,8 @@ include: "workflow/rules/prepare.smk"
 include: "workflow/rules/methods.smk"
 include: "workflow/rules/part1.smk"
 include: "workflow/rules/part2.smk"
+include: "workflow/rules/study.smk"
+include: "workflow/rules/designs.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -54,5 +54,9 @@ def report_outputs():
     return {n.split(".")[1]: f"{RESULTS}/{{dataset}}/{n}" for n in names}
 
 
+# Further products of `rule all` (e.g. the designs handout) append here.
+EXTRA_TARGETS = []
+
+
 def handout_targets():
-    return [f"{RESULTS}/{d}/handout.html" for d in config["run"]]
+    return [f"{RESULTS}/{d}/handout.html" for d in config["run"]] + EXTRA_TARGETS
