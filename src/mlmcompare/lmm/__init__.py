@@ -33,6 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .checks import check_nobs_vs_nre
 from .design import Design, build_design
 from .formula import ParsedFormula, RandomBar, parse_formula
 from .lrt import chibar_pvalue, lrt
@@ -84,15 +85,9 @@ def fit(
     """
     design = build_design(formula, data)
     stats = sufficient_stats(design.X, design.Z, design.y, design.codes, levels=design.levels)
-    layout = make_layout(design.block_sizes)
-    opt = optimize_theta(stats, layout, reml,
-                         None if theta_start is None else np.asarray(theta_start, float))
-    return LmmResult(
+    return fit_stages(
+        stats, design.block_sizes, reml, theta_start,
         formula=formula,
-        reml=reml,
-        stats=stats,
-        layout=layout,
-        opt=opt,
         fixed_terms=design.fixed_terms,
         random_terms=design.random_terms,
         group_name=design.group_name,
@@ -100,6 +95,15 @@ def fit(
         block_labels=design.block_bars,
         design=design,
     )
+
+
+def fit_stages(stats: SufficientStats, block_sizes: Sequence[int], reml: bool,
+               theta_start: Sequence[float] | None, **labels) -> LmmResult:
+    """The stages after the statistics: layout -> optimizer -> result."""
+    layout = make_layout(tuple(block_sizes))
+    opt = optimize_theta(stats, layout, reml,
+                         None if theta_start is None else np.asarray(theta_start, float))
+    return LmmResult(reml=reml, stats=stats, layout=layout, opt=opt, **labels)
 
 
 def fit_from_stats(
@@ -129,21 +133,8 @@ def fit_from_stats(
         raise ValueError(f"need {p} fixed and {q} random term names")
     if stats.ngroups < 2:
         raise ValueError(f"{stats.ngroups} group(s); a random effect needs at least 2 groups")
-    if stats.nobs <= stats.ngroups * q:
-        raise ValueError(
-            f"number of observations ({stats.nobs}) <= number of random effects "
-            f"({stats.ngroups * q})"
-        )
-    layout = make_layout(sizes)
-    opt = optimize_theta(stats, layout, reml,
-                         None if theta_start is None else np.asarray(theta_start, float))
-    return LmmResult(
-        formula=formula,
-        reml=reml,
-        stats=stats,
-        layout=layout,
-        opt=opt,
-        fixed_terms=fixed_terms,
-        random_terms=random_terms,
-        group_name=group_name,
+    check_nobs_vs_nre(stats.nobs, stats.ngroups, q)
+    return fit_stages(
+        stats, sizes, reml, theta_start,
+        formula=formula, fixed_terms=fixed_terms, random_terms=random_terms, group_name=group_name,
     )
