@@ -52,7 +52,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(f"{'REML' if not args.ml else 'ML'} fit: {args.formula}")
         print(f"nobs {res.nobs}, groups {res.ngroups}, logLik {res.loglik:.4f}, AIC {res.aic:.4f}, BIC {res.bic:.4f}")
         print(res.coef.to_string(index=False))
-        print(f"sigma {res.sigma:.6f}; random-effect SDs {list(map(float, res.varcorr['sd'] if isinstance(res.varcorr, dict) else res.varcorr.sd))}")
+        print(res.varcorr_table().to_string(index=False))
         for w in res.warnings:
             print(f"warning: {w}")
     return 0
