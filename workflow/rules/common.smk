@@ -49,6 +49,17 @@ def report_part_outputs(dataset):
     return out
 
 
+def handout_sections(qmd):
+    """The part files a .qmd includes ({{< include _part.qmd >}}), so that
+    editing one re-renders the handout."""
+    import re
+    from pathlib import Path
+
+    pattern = re.compile(r"^\s*\{\{<\s*include\s+(\S+)\s*>\}\}\s*$", re.M)
+    folder = Path(qmd).parent
+    return [str(folder / f) for f in pattern.findall(Path(qmd).read_text())]
+
+
 def report_outputs():
     names = ["handout.html"] + (["handout.pdf"] if config.get("report", {}).get("pdf", True) else [])
     return {n.split(".")[1]: f"{RESULTS}/{{dataset}}/{n}" for n in names}

@@ -1,6 +1,3 @@
-import glob
-
-
 rule manifest:
     input:
         csv=dataset_csv,
@@ -26,7 +23,7 @@ rule report:
     input:
         manifest=f"{RESULTS}/{{dataset}}/manifest.json",
         qmd="reports/handout.qmd",
-        sections=glob.glob("reports/_*.qmd"),
+        sections=handout_sections("reports/handout.qmd"),
     output:
         **report_outputs(),
     log:
