@@ -14,6 +14,7 @@ suppressPackageStartupMessages({
   library(lme4)
   library(lmerTest)
   library(jsonlite)
+  library(numDeriv)
 })
 
 out_dir  <- file.path("tests", "golden", "lme4")
@@ -35,6 +36,14 @@ tight_control <- lmerControl(optimizer = "nloptwrap", optCtrl = tight_optCtrl)
 tight_control_text <- paste0(
   'lmerControl(optimizer = "nloptwrap", optCtrl = list(xtol_abs = 1e-14, ',
   'ftol_abs = 1e-15, xtol_rel = 0, ftol_rel = 0, maxeval = 1e5))')
+polish_text <- paste(
+  "Newton polish of the chosen theta on lme4's profiled deviance (lmer(..., devFunOnly = TRUE)):",
+  "gradient and Hessian over the free theta elements by numDeriv::genD (Richardson,",
+  "d = 0.1, eps = 1e-4, r = 4); diagonal elements at 0 stay fixed, steps below 0 are projected",
+  "onto the bound; a step is accepted if the deviance does not increase by more than",
+  "1e-14 * |deviance| (its rounding noise); stop when the step is < 1e-10, no longer shrinks,",
+  "or after 10 steps. The final fit is rebuilt at the polished theta with",
+  "lmerTest::lmer(start = list(theta = polished)) and an optimizer that returns its start.")
 default_control_text <- "lmerControl()  (lme4 default: nloptwrap/BOBYQA, xtol_abs = ftol_abs = 1e-8, maxeval = 1e5)"
 
 ## ---------------------------------------------------------------------------
@@ -183,6 +192,103 @@ best_tight_fit <- function(formula, data, reml) {
 }
 
 ## ---------------------------------------------------------------------------
+## Newton polish of the chosen theta
+## ---------------------------------------------------------------------------
+## A derivative-free optimizer stops where the deviance stops changing, and
+## at the optimum the profiled deviance is flat to its own rounding noise
+## (about 1e-15 relative, ~5e-11 on a deviance of 46,000) over theta
+## displacements of up to a few 1e-6 in flat directions (hsfull q3_block
+## REML: theta[4] = 0.0128593 from BOBYQA vs the stationary point 0.0128567).
+## The gradient, however, is still well determined there. So the chosen theta
+## is polished by Newton's method on lme4's own profiled deviance
+## (lmer(..., devFunOnly = TRUE), same REML/ML):
+##   * gradient and Hessian by central differences with Richardson
+##     extrapolation (numDeriv::genD: base step 10% of |theta_k| (1e-4
+##     absolute for |theta_k| < 1.8e-5), 4 halvings), over the free elements;
+##     the large base step keeps the rounding noise out of the derivatives and
+##     the extrapolation removes the truncation error;
+##   * diagonal elements at the lower bound 0 (singular fits) stay fixed at 0;
+##     a step that would take a diagonal element below 0 is projected onto
+##     the bound and that element then stays fixed;
+##   * a step is accepted only if the deviance does not increase by more than
+##     its rounding noise (1e-14 * |deviance|): below that level deviance
+##     values cannot rank two thetas, which is the whole reason for the polish;
+##   * stop when the Newton step is < 1e-10 (max abs), when it no longer
+##     shrinks (the noise floor of the differenced derivatives), when the
+##     Hessian is not positive definite, or after 10 steps.
+polish_d <- 0.1
+polish_noise_rel <- 1e-14
+
+newton_polish <- function(devfun, theta, lower, max_steps = 10L, step_tol = 1e-10) {
+  f_start <- devfun(theta)
+  noise <- polish_noise_rel * max(1, abs(f_start))
+  free <- !(lower == 0 & theta == 0)
+  derivs <- function(th) {
+    k <- sum(free)
+    if (k == 0) return(list(g = numeric(0), H = matrix(0, 0, 0)))
+    fx <- function(x) { t <- th; t[free] <- x; devfun(t) }
+    D <- numDeriv::genD(fx, th[free], method.args = list(d = polish_d, eps = 1e-4, r = 4, v = 2))$D
+    H <- matrix(0, k, k); u <- k
+    for (i in seq_len(k)) for (j in seq_len(i)) { u <- u + 1; H[i, j] <- H[j, i] <- D[u] }
+    list(g = D[seq_len(k)], H = H)
+  }
+  th <- theta; f <- f_start; steps <- list(); prev <- Inf
+  dv <- derivs(th); g0 <- dv$g
+  stop_reason <- "10 steps taken"
+  for (it in seq_len(max_steps)) {
+    if (!any(free)) { stop_reason <- "no free theta elements"; break }
+    if (min(eigen(dv$H, symmetric = TRUE, only.values = TRUE)$values) <= 0) {
+      stop_reason <- "Hessian not positive definite"; break
+    }
+    new <- th
+    new[free] <- th[free] - solve(dv$H, dv$g)
+    out <- new < lower
+    new[out] <- lower[out]                      # project onto the bound
+    size <- max(abs(new - th))
+    if (size < step_tol) { stop_reason <- "Newton step below 1e-10"; break }
+    if (size >= prev) { stop_reason <- "Newton step no longer shrinking (derivative noise floor)"; break }
+    fn <- devfun(new)
+    ok <- fn <= f + noise
+    steps[[length(steps) + 1L]] <- list(max_abs_step = S(size), deviance_change = S(fn - f),
+                                        accepted = S(ok), projected_to_bound = which(out))
+    if (!ok) { stop_reason <- "deviance would increase"; break }
+    th <- new; f <- fn; prev <- size
+    free <- free & !out
+    dv <- derivs(th)
+  }
+  list(theta = th, deviance_before = f_start, deviance_after = devfun(th), noise_allowance = noise,
+       grad_norm_before = sqrt(sum(g0^2)), grad_norm_after = sqrt(sum(dv$g^2)),
+       free = free, steps = steps, stop_reason = stop_reason)
+}
+
+## "Optimizer" that returns its start: used to rebuild the final fit at the
+## polished theta with lme4/lmerTest's own code (fixef, vcov, Satterthwaite,
+## ranef, ...). Return fields as for lme4's nloptwrap (par, fval, feval, conv,
+## message). restart_edge / boundary.tol off so that nothing moves theta.
+polish_optimizer <- function(par, fn, lower, upper, control = list(), ...)
+  list(par = par, fval = fn(par), feval = 1L, conv = 0L,
+       message = "Newton-polished theta, evaluated without optimizer moves")
+polish_control <- lmerControl(optimizer = polish_optimizer, restart_edge = FALSE, boundary.tol = 0)
+
+polish_fit <- function(formula, data, reml, fit) {
+  devfun <- lme4::lmer(formula, data = data, REML = reml, devFunOnly = TRUE)
+  theta0 <- getME(fit, "theta")
+  crit0 <- if (reml) unname(REMLcrit(fit)) else unname(deviance(fit))
+  pol <- newton_polish(devfun, unname(theta0), getME(fit, "lower"))
+  th <- setNames(pol$theta, names(theta0))
+  fr <- fit_model(formula, data, reml, polish_control, start = th)
+  refit <- fr$value
+  crit <- if (reml) unname(REMLcrit(refit)) else unname(deviance(refit))
+  dv <- devfun(pol$theta)
+  stopifnot(identical(unname(getME(refit, "theta")), unname(pol$theta)),
+            abs(crit - dv) <= 4 * .Machine$double.eps * abs(dv))
+  pol$chosen_fit_criterion <- crit0
+  pol$rebuilt_criterion_minus_devfun <- crit - dv
+  pol$theta_before <- unname(theta0)
+  c(pol, list(fr = fr))
+}
+
+## ---------------------------------------------------------------------------
 ## Extraction
 ## ---------------------------------------------------------------------------
 varcorr_info <- function(fit, data) {
@@ -292,8 +398,10 @@ num_theta <- function(fit) getME(fit, "theta")
 golden_record <- function(dataset, model_id, formula, data, reml, ref_levels,
                           contrasts = NULL, extra = NULL) {
   bt <- best_tight_fit(formula, data, reml)
-  fr <- bt$fr
+  pol <- polish_fit(formula, data, reml, bt$fr$value)
+  fr <- pol$fr          # final fit: lmerTest model rebuilt at the polished theta
   fit <- fr$value
+  soi <- bt$fr$value@optinfo   # optimizer info of the chosen nloptwrap run
   sm <- capture_fit(summary(fit, ddf = "Satterthwaite"))
   co <- sm$value$coefficients
   terms <- translate_terms(rownames(co), data)
@@ -312,7 +420,9 @@ golden_record <- function(dataset, model_id, formula, data, reml, ref_levels,
     lmerTest_version = S(as.character(packageVersion("lmerTest"))),
     Matrix_version = S(as.character(packageVersion("Matrix"))),
     nloptr_version = S(as.character(packageVersion("nloptr"))),
+    numDeriv_version = S(as.character(packageVersion("numDeriv"))),
     control = S(tight_control_text),
+    polish = S(polish_text),
     terms = terms,
     fixef = unname(co[, "Estimate"]),
     std_error = unname(co[, "Std. Error"]),
@@ -335,14 +445,20 @@ golden_record <- function(dataset, model_id, formula, data, reml, ref_levels,
     npar = S(attr(ll, "df")),
     singular = S(isSingular(fit, tol = 1e-4)),
     fit_messages = list(
+      # lme4's convergence checks, warnings and messages of the final fit
+      # (rebuilt at the polished theta) ...
       lme4_conv_messages = as.character(unlist(oi$conv$lme4$messages)),
       warnings = fr$warnings,
       messages = fr$messages,
       summary_warnings = sm$warnings,
-      optimizer = S(oi$optimizer),
-      opt_conv = S(oi$conv$opt),
-      opt_message = S(if (is.null(oi$message)) "" else as.character(oi$message)),
-      feval = S(oi$feval)
+      # ... and of the chosen tight nloptwrap run (before the polish)
+      search_lme4_conv_messages = as.character(unlist(soi$conv$lme4$messages)),
+      search_warnings = bt$fr$warnings,
+      search_messages = bt$fr$messages,
+      optimizer = S(soi$optimizer),
+      opt_conv = S(soi$conv$opt),
+      opt_message = S(if (is.null(soi$message)) "" else as.character(soi$message)),
+      feval = S(soi$feval)
     ),
     optimum_search = list(
       chosen_start = S(bt$chosen),
@@ -351,7 +467,22 @@ golden_record <- function(dataset, model_id, formula, data, reml, ref_levels,
       note = S(paste("Best of several tight nloptwrap runs with different starting theta;",
                      "theta_spread_near_optimum = max - min of theta over candidates within 1e-8 of the best loglik",
                      "(an indication of how well theta is determined by the optimum)")),
-      candidates = bt$search),
+      candidates = bt$search,
+      polish = list(
+        theta_before = pol$theta_before,
+        theta = unname(pol$theta),
+        theta_change = unname(pol$theta) - pol$theta_before,
+        max_abs_theta_change = S(max(c(0, abs(unname(pol$theta) - pol$theta_before)))),
+        fixed_at_bound = which(!pol$free),
+        deviance_before = S(pol$deviance_before),
+        deviance_after = S(pol$deviance_after),
+        deviance_change = S(pol$deviance_after - pol$deviance_before),
+        noise_allowance = S(pol$noise_allowance),
+        grad_norm_before = S(pol$grad_norm_before),
+        grad_norm_after = S(pol$grad_norm_after),
+        steps = pol$steps,
+        stop_reason = S(pol$stop_reason),
+        rebuilt_criterion_minus_devfun = S(pol$rebuilt_criterion_minus_devfun))),
     ranef = ranef_info(fit, data),
     coef = coef_info(fit, data)
   )
@@ -385,9 +516,11 @@ golden_record <- function(dataset, model_id, formula, data, reml, ref_levels,
 
   fname <- file.path(out_dir, sprintf("%s__%s__%s.json", dataset, model_id, if (reml) "reml" else "ml"))
   write_json_file(rec, fname)
-  cat(sprintf("%-40s loglik=%.10f sing=%-5s best=%-10s tight-default=%.3e defstart-best=%.1e spread=%.1e %s\n",
+  cat(sprintf("%-40s loglik=%.10f sing=%-5s best=%-10s tight-default=%.3e defstart-best=%.1e spread=%.1e polish: dtheta=%.1e grad %.1e->%.1e (%d steps) %s\n",
               basename(fname), as.numeric(ll), isSingular(fit, tol = 1e-4), bt$chosen, as.numeric(ll) - dll,
               bt$default_start_loglik - as.numeric(ll), max(bt$theta_spread_near_optimum),
+              max(c(0, abs(pol$theta - pol$theta_before))), pol$grad_norm_before, pol$grad_norm_after,
+              length(pol$steps),
               paste(c(fr$warnings, fr$messages, unlist(oi$conv$lme4$messages)), collapse = " | ")))
   invisible(list(fit = fit, rec = rec, file = fname))
 }
