@@ -1,13 +1,15 @@
 # Two commands for a fresh machine with Python 3.11+:
 #   make handout   install everything into .venv and build results/hs/handout.html
 #   make test      install everything into .venv and run the test suite
+#   make study     the full Monte Carlo study (1000 replicates per scenario)
+#   make bench     benchmarks against statsmodels (and lme4 when Rscript is there)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 DATASETS ?=
 
-.PHONY: handout test venv clean
+.PHONY: handout test study bench venv clean
 
 venv: $(VENV)/.installed
 
@@ -20,6 +22,13 @@ $(VENV)/.installed: pyproject.toml
 
 handout: venv
 	$(BIN)/snakemake --cores $(CORES) $(if $(DATASETS),--config 'run=[$(DATASETS)]')
+
+study: venv
+	$(BIN)/snakemake --cores $(CORES) --config 'study={scale: full}'
+
+bench: venv
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python bench/run.py
 
 test: venv
 	$(BIN)/python -m pytest

@@ -33,6 +33,14 @@ def run_pipeline(folder: Path, dataset: str) -> Path:
     overrides.write_text(yaml.safe_dump({
         "results": str(results), "run": [dataset], "report": {"pdf": True, "engine": "fallback"},
         "designs": {"build": False},
+        # a token Monte Carlo study (3 scenarios, 4 replicates), so the handout's
+        # measured columns are exercised quickly; tests/test_study_*.py check its numbers
+        "study": {"replicates": 4, "chunk_size": 4, "scenarios": [
+            {"name": "J40_n30_none", "n_groups": 40, "mean_size": 30, "contextual": False},
+            {"name": "J40_n30_ctx", "n_groups": 40, "mean_size": 30, "contextual": True},
+            {"name": "J40_n30_t3", "n_groups": 40, "mean_size": 30, "contextual": False,
+             "random_effects": "t3", "baseline": "J40_n30_none"},
+        ]},
     }))
     proc = run_snakemake("--cores", "2", "--nolock", "--configfile", str(overrides))
     if proc.returncode != 0:
