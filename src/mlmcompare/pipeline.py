@@ -124,22 +124,50 @@ def write_manifest(
     benchmarks: Sequence[str | Path] = (),
     root: str | Path = ".",
 ) -> dict[str, Any]:
-    """The provenance record the handout is built from (JSON, atomic)."""
+    """The provenance record a dataset's handout is built from (JSON, atomic)."""
+    return write_provenance(
+        path,
+        header={"dataset": dataset, "title": config["datasets"][dataset].get("title", dataset)},
+        inputs=inputs,
+        outputs=outputs,
+        config_record={
+            "model": dataset_model(config, dataset),
+            "methods": list(config["methods"]),
+            "drop_incomplete": bool(config.get("drop_incomplete", False)),
+        },
+        extra={"data_report": json.loads(Path(data_report).read_text())},
+        benchmarks=benchmarks,
+        root=root,
+    )
+
+
+def write_provenance(
+    path: str | Path,
+    header: Mapping[str, Any],
+    inputs: Mapping[str, str | Path],
+    outputs: Mapping[str, str | Path],
+    config_record: Mapping[str, Any],
+    extra: Mapping[str, Any] | None = None,
+    benchmarks: Sequence[str | Path] = (),
+    root: str | Path = ".",
+) -> dict[str, Any]:
+    """Any handout's manifest: what it is (`header`), input and output sha256
+    (paths relative to the manifest's folder where they lie under it), the
+    settings, package versions, git commit, creation time and step run times."""
     path = Path(path)
-    base = path.parent
+    base = path.parent.resolve()
 
     def entry(p: str | Path) -> dict[str, str]:
         p = Path(p)
-        rel = p.resolve().relative_to(base.resolve()) if p.resolve().is_relative_to(base.resolve()) else p
+        rel = p.resolve().relative_to(base) if p.resolve().is_relative_to(base) else p
         return {"path": str(rel), "sha256": sha256_file(p)}
 
     manifest = {
-        "dataset": dataset,
-        "title": config["datasets"][dataset].get("title", dataset),
+        **header,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "inputs": {k: entry(v) for k, v in inputs.items()},
-        "config": {"model": dataset_model(config, dataset), "methods": list(config["methods"]), "drop_incomplete": bool(config.get("drop_incomplete", False))},
-        "data_report": json.loads(Path(data_report).read_text()),
+        "config": dict(config_record),
+        **(extra or {}),
         "versions": package_versions(),
         "platform": {"system": platform.platform(), "executable": sys.executable},
         "git": git_commit(root),
