@@ -15,6 +15,21 @@ DATA = ROOT / "data"
 GOLDEN = ROOT / "tests" / "golden"
 
 
+@pytest.fixture(scope="session")
+def hs():
+    """data/hs.csv typed as the engine tests use it: Sector with Catholic as
+    reference, school mean and within-school deviation of ses, female 0/1.
+    Shared by the whole session: tests take copies (`assign`, `copy`)."""
+    import pandas as pd
+
+    d = pd.read_csv(DATA / "hs.csv")
+    d["Sector"] = pd.Categorical(d["Sector"], categories=["Catholic", "Public"])
+    d["ses_mean"] = d.groupby("school")["ses"].transform("mean")
+    d["ses_cwg"] = d["ses"] - d["ses_mean"]
+    d["female"] = (d["Sex"] == "Female").astype(float)
+    return d
+
+
 def snakemake_cmd(*args: str) -> list[str]:
     """Snakemake from the interpreter running the tests (the project's venv)."""
     return [sys.executable, "-m", "snakemake", *args]

@@ -5,20 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.stats
 
 from mlmcompare import lmm
 
 DATA = Path(__file__).parent.parent / "data"
-
-
-@pytest.fixture(scope="module")
-def hs() -> pd.DataFrame:
-    d = pd.read_csv(DATA / "hs.csv")
-    d["Sector"] = pd.Categorical(d["Sector"], categories=["Catholic", "Public"])
-    return d
 
 
 @pytest.fixture(scope="module")

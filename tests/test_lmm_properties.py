@@ -28,13 +28,6 @@ FAST = settings(max_examples=8, deadline=None, suppress_health_check=[HealthChec
 
 
 @pytest.fixture(scope="module")
-def hs() -> pd.DataFrame:
-    d = pd.read_csv(DATA / "hs.csv")
-    d["Sector"] = pd.Categorical(d["Sector"], categories=["Catholic", "Public"])
-    return d
-
-
-@pytest.fixture(scope="module")
 def base(hs):
     return lmm.fit(SLOPES, hs)
 

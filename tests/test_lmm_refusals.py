@@ -13,13 +13,6 @@ from mlmcompare import lmm
 DATA = Path(__file__).parent.parent / "data"
 
 
-@pytest.fixture(scope="module")
-def hs() -> pd.DataFrame:
-    d = pd.read_csv(DATA / "hs.csv")
-    d["Sector"] = pd.Categorical(d["Sector"], categories=["Catholic", "Public"])
-    return d
-
-
 @pytest.mark.parametrize(
     "formula, pattern",
     [

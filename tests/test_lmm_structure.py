@@ -17,16 +17,6 @@ GOLDEN_DATA = Path(__file__).parent / "golden" / "data"
 
 
 @pytest.fixture(scope="module")
-def hs() -> pd.DataFrame:
-    d = pd.read_csv(DATA / "hs.csv")
-    d["Sector"] = pd.Categorical(d["Sector"], categories=["Catholic", "Public"])
-    d["ses_mean"] = d.groupby("school")["ses"].transform("mean")
-    d["ses_cwg"] = d["ses"] - d["ses_mean"]
-    d["female"] = (d["Sex"] == "Female").astype(float)
-    return d
-
-
-@pytest.fixture(scope="module")
 def slopes(hs):
     return lmm.fit("mathach ~ ses * Sector + (1 + ses | school)", hs)
 

@@ -3,7 +3,6 @@ valid data go through, and reruns give byte-identical files."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 

@@ -8,7 +8,7 @@ matplotlib Figure with labelled axes; none refits a model.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -1,7 +1,6 @@
 """Snakemake adapter: the study's population values from the source fit."""
 import json
 
-import pandas as pd
 
 from mlmcompare.pipeline import step_log
 from mlmcompare.spec import spec_from_config

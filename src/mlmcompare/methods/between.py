@@ -8,7 +8,6 @@ between-school effect, not the within-school one.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 

@@ -8,7 +8,6 @@ same; otherwise it is a mixture, though usually close to the within one.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from .. import lmm
