@@ -92,3 +92,10 @@ def test_config_schema_violation_is_refused(tmp_path):
     proc = run_snakemake("-n", "--cores", "1", "--nolock", "--configfile", str(cfg_path))
     assert proc.returncode != 0
     assert "magic" in proc.stdout + proc.stderr
+
+
+def test_quick_config_skips_study_and_designs(tmp_path):
+    proc = run_snakemake("-n", "--cores", "2", "--nolock", "--configfile", str(ROOT / "config" / "quick.yaml"), "--config", f"results={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert re.search(r"^method\s+7", proc.stdout, re.M), proc.stdout[-2000:]
+    assert "study_chunk" not in proc.stdout and "designs_report" not in proc.stdout
