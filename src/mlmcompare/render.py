@@ -1099,14 +1099,20 @@ def with_metadata(markdown: str, meta: Mapping[str, Any]) -> str:
     )
 
 
+def pandoc_source(markdown: str, doc: Qmd, scratch: Path, target: str) -> tuple[str, Path, dict[str, Any]]:
+    """The report's name, the Markdown file pandoc reads (with the YAML
+    metadata for `target`), and the format options for `target`."""
+    name = doc.path.stem if doc.path else "report"
+    source = scratch / f"{name}.{target}.md"
+    source.write_text(
+        with_metadata(markdown, pandoc_metadata(doc.front, target, name)), encoding="utf-8"
+    )
+    return name, source, format_options(doc.front, target)
+
+
 def markdown_to_html(markdown: str, doc: Qmd, scratch: Path) -> Path:
     """A standalone, self-contained HTML file (MathML, embedded images and CSS)."""
-    options = format_options(doc.front, "html")
-    name = doc.path.stem if doc.path else "report"
-    source = scratch / f"{name}.html.md"
-    source.write_text(
-        with_metadata(markdown, pandoc_metadata(doc.front, "html", name)), encoding="utf-8"
-    )
+    name, source, options = pandoc_source(markdown, doc, scratch, "html")
     css = scratch / "report-style.html"
     css.write_text(f"<style>{HTML_CSS}</style>\n", encoding="utf-8")
     out = scratch / f"{name}.html"
@@ -1136,12 +1142,7 @@ def markdown_to_html(markdown: str, doc: Qmd, scratch: Path) -> Path:
 
 def markdown_to_pdf(markdown: str, doc: Qmd, scratch: Path) -> Path:
     """A PDF: pandoc writes Typst, the ``typst`` package compiles it."""
-    options = format_options(doc.front, "pdf")
-    name = doc.path.stem if doc.path else "report"
-    source = scratch / f"{name}.pdf.md"
-    source.write_text(
-        with_metadata(markdown, pandoc_metadata(doc.front, "pdf", name)), encoding="utf-8"
-    )
+    name, source, options = pandoc_source(markdown, doc, scratch, "pdf")
     preamble = scratch / "preamble.typ"
     preamble.write_text(TYPST_PREAMBLE, encoding="utf-8")
     lua = scratch / "absolute-images.lua"
