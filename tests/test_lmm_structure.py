@@ -232,3 +232,17 @@ def test_random_columns_fast_path_matches_formulaic(hs, expr):
     mm = formulaic.model_matrix(expr, hs)
     assert names == list(mm.columns)
     np.testing.assert_array_equal(Z, np.asarray(mm, dtype=float))
+
+
+@pytest.mark.parametrize("q", [1, 2, 3, 4, 6])
+def test_small_q_factorisation_matches_lapack(q):
+    """The column-loop Cholesky and forward solve equal numpy's batched LAPACK."""
+    from mlmcompare.lmm.objective import batched_cholesky, batched_forward_solve
+
+    rng = np.random.default_rng(q)
+    A = rng.normal(size=(30, q, q))
+    M = A @ np.swapaxes(A, 1, 2) + np.eye(q)
+    L = batched_cholesky(M)
+    np.testing.assert_allclose(L, np.linalg.cholesky(M), rtol=1e-12, atol=1e-12)
+    R = rng.normal(size=(30, q, 4))
+    np.testing.assert_allclose(batched_forward_solve(L, R), np.linalg.solve(L, R), rtol=1e-10, atol=1e-12)
