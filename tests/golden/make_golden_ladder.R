@@ -25,72 +25,7 @@ suppressPackageStartupMessages({
 out_dir <- file.path("tests", "golden", "ladder")
 dir.create(out_dir, recursive = TRUE, showWarnings = FALSE)
 
-## ---------------------------------------------------------------------------
-## JSON writer: shortest decimal that round-trips the double (as make_golden.R)
-## ---------------------------------------------------------------------------
-S <- function(x) { stopifnot(length(x) == 1L); structure(x, class = c("json_scalar", class(x))) }
-fmt_num <- function(x) {
-  vapply(x, function(v) {
-    if (is.na(v) || !is.finite(v)) return("null")
-    for (d in 15:17) {
-      s <- sprintf(paste0("%.", d, "g"), v)
-      if (as.numeric(s) == v) break
-    }
-    s
-  }, character(1))
-}
-fmt_atom <- function(x) {
-  if (is.factor(x)) x <- as.character(x)
-  if (is.logical(x)) return(ifelse(is.na(x), "null", ifelse(x, "true", "false")))
-  if (is.character(x)) return(ifelse(is.na(x), "null",
-                                     vapply(x, function(s) as.character(toJSON(s, auto_unbox = TRUE)), character(1))))
-  if (is.numeric(x)) return(fmt_num(as.numeric(x)))
-  stop("unsupported atomic type: ", class(x))
-}
-to_json <- function(x, indent = 0L) {
-  pad  <- strrep("  ", indent)
-  pad1 <- strrep("  ", indent + 1L)
-  if (is.null(x)) return("null")
-  if (inherits(x, "json_scalar")) { class(x) <- setdiff(class(x), "json_scalar"); return(fmt_atom(x)) }
-  if (is.matrix(x)) {
-    if (nrow(x) == 0) return("[]")
-    rows <- lapply(seq_len(nrow(x)), function(i) x[i, ])
-    return(paste0("[", paste(vapply(rows, function(r) paste0("[", paste(fmt_atom(r), collapse = ", "), "]"), ""),
-                             collapse = ", "), "]"))
-  }
-  if (is.atomic(x)) return(paste0("[", paste(fmt_atom(unname(x)), collapse = ", "), "]"))
-  if (is.list(x)) {
-    if (length(x) == 0) return(if (is.null(names(x))) "[]" else "{}")
-    if (!is.null(names(x)) && all(names(x) != "")) {
-      items <- vapply(seq_along(x), function(i)
-        paste0(pad1, fmt_atom(names(x)[i]), ": ", to_json(x[[i]], indent + 1L)), "")
-      return(paste0("{\n", paste(items, collapse = ",\n"), "\n", pad, "}"))
-    }
-    items <- vapply(x, function(el) paste0(pad1, to_json(el, indent + 1L)), "")
-    return(paste0("[\n", paste(items, collapse = ",\n"), "\n", pad, "]"))
-  }
-  stop("cannot serialise object of class ", class(x))
-}
-write_json_file <- function(x, path) writeLines(to_json(x), path, useBytes = TRUE)
-
-translate_terms <- function(nms, data) {
-  fac_vars <- names(data)[vapply(data, is.factor, logical(1))]
-  tr1 <- function(comp) {
-    if (comp == "(Intercept)") return("Intercept")
-    for (v in fac_vars) for (lv in levels(data[[v]])) if (comp == paste0(v, lv)) return(paste0(v, "[T.", lv, "]"))
-    comp
-  }
-  vapply(nms, function(n) paste(vapply(strsplit(n, ":", fixed = TRUE)[[1]], tr1, ""), collapse = ":"),
-         character(1), USE.NAMES = FALSE)
-}
-
-capture_fit <- function(expr) {
-  warns <- character(0); msgs <- character(0)
-  val <- withCallingHandlers(expr,
-    warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") },
-    message = function(m) { msgs  <<- c(msgs, sub("\n$", "", conditionMessage(m))); invokeRestart("muffleMessage") })
-  list(value = val, warnings = warns, messages = msgs)
-}
+source(file.path("tests", "golden", "golden_common.R"))  # JSON writer, translate_terms, capture_fit
 
 ## ---------------------------------------------------------------------------
 ## Tight fits, best of several starts (as make_golden.R)
