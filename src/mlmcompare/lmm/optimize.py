@@ -185,11 +185,12 @@ def optimize_theta(
     units of the data, and the tolerances (snapping, convergence) mean the
     same for ses and for ses in millionths. Results are mapped back.
     """
-    d = z_scale(stats)[layout.rows]
+    scale = z_scale(stats)
+    d = scale[layout.rows]
     start = None if theta_start is None else np.asarray(theta_start, dtype=float)
     if start is not None and start.shape != (layout.k,):
         raise ValueError(f"theta_start must have {layout.k} elements, got {start.shape}")
-    res = _optimize_unit_scale(scaled_z(stats, z_scale(stats)), layout, reml, None if start is None else start * d)
+    res = _optimize_unit_scale(scaled_z(stats, scale), layout, reml, None if start is None else start * d)
     res.theta = res.theta / d
     res.gradient = res.gradient * d  # chain rule: d dev / d theta = d dev / d theta* * d
     res.theta_start = res.theta_start / d
