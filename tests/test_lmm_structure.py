@@ -235,14 +235,26 @@ def test_random_columns_fast_path_matches_formulaic(hs, expr):
 
 
 @pytest.mark.parametrize("q", [1, 2, 3, 4, 6])
-def test_small_q_factorisation_matches_lapack(q):
-    """The column-loop Cholesky and forward solve equal numpy's batched LAPACK."""
-    from mlmcompare.lmm.objective import batched_cholesky, batched_forward_solve
+def test_compiled_group_pass_matches_lapack(q):
+    """The compiled per-group factor and solves equal numpy's dense LAPACK results."""
+    from mlmcompare.lmm.kernels import group_pass
 
     rng = np.random.default_rng(q)
-    A = rng.normal(size=(30, q, q))
-    M = A @ np.swapaxes(A, 1, 2) + np.eye(q)
-    L = batched_cholesky(M)
-    np.testing.assert_allclose(L, np.linalg.cholesky(M), rtol=1e-12, atol=1e-12)
-    R = rng.normal(size=(30, q, 4))
-    np.testing.assert_allclose(batched_forward_solve(L, R), np.linalg.solve(L, R), rtol=1e-10, atol=1e-12)
+    J, p = 30, 3
+    A = rng.normal(size=(J, q, q + 2))
+    S = A @ np.swapaxes(A, 1, 2)  # Z_j'Z_j
+    ZtX, Zty = rng.normal(size=(J, q, p)), rng.normal(size=(J, q))
+    Lam = np.tril(rng.normal(size=(q, q)))
+    L, sol = np.empty((J, q, q)), np.empty((J, q, 1 + p + q))
+    CtC, Ctc, ctc, ld, ok = group_pass(Lam, S, ZtX, Zty, L, sol)
+    assert ok
+    Lref = np.linalg.cholesky(Lam.T @ S @ Lam + np.eye(q))
+    np.testing.assert_allclose(L, Lref, rtol=1e-12, atol=1e-12)
+    rhs = np.concatenate([Lam.T @ Zty[:, :, None], Lam.T @ ZtX, Lam.T @ S], axis=2)
+    ref = np.linalg.solve(Lref, rhs)
+    np.testing.assert_allclose(sol, ref, rtol=1e-10, atol=1e-12)
+    C, c = ref[:, :, 1 : 1 + p], ref[:, :, 0]
+    np.testing.assert_allclose(CtC, np.einsum("jqa,jqb->ab", C, C), rtol=1e-10)
+    np.testing.assert_allclose(Ctc, np.einsum("jqa,jq->a", C, c), rtol=1e-10)
+    assert ctc == pytest.approx(float((c * c).sum()), rel=1e-12)
+    assert ld == pytest.approx(2 * np.log(np.diagonal(Lref, axis1=1, axis2=2)).sum(), rel=1e-12)

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import kernels
 from .stats import SufficientStats
 
 __all__ = [
@@ -49,12 +50,13 @@ __all__ = [
     "evaluate",
     "deviance",
     "deviance_and_gradient",
+    "DevianceFunction",
     "varpar_deviance",
     "varpar_gradient",
     "vcov_jacobian",
 ]
 
-LOG2PI = float(np.log(2.0 * np.pi))
+LOG2PI = kernels.LOG2PI
 
 
 @dataclass(frozen=True)
@@ -144,84 +146,33 @@ class Evaluation:
     ok: bool = True
 
     def deviance(self, reml: bool) -> float:
-        if not self.ok or not self.r2 > 0:
+        if not self.ok:
             return np.inf
-        n, p = self.nobs, self.p
-        if reml:
-            m = n - p
-            return float(self.ldL2 + self.ldRX2 + m * (1.0 + LOG2PI + np.log(self.r2 / m)))
-        return float(self.ldL2 + n * (1.0 + LOG2PI + np.log(self.r2 / n)))
+        return float(kernels.profiled_deviance(self.ldL2, self.ldRX2, self.r2, self.nobs,
+                                               self.p, reml))
 
     def sigma2(self, reml: bool) -> float:
         return self.r2 / (self.nobs - self.p if reml else self.nobs)
-
-
-#: up to this many random terms, the per-group Cholesky factors and solves run
-#: as a loop over the q columns, each step vectorised over the groups (for
-#: the usual q = 1..3 this is several times faster than np.linalg's batched
-#: routines, which factor and solve each tiny matrix through LAPACK calls)
-SMALL_Q = 4
-
-
-def batched_cholesky(M: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factors of a stack of symmetric positive-definite (J, q, q) matrices."""
-    q = M.shape[-1]
-    if q > SMALL_Q:
-        return np.linalg.cholesky(M)
-    L = np.zeros_like(M)
-    for j in range(q):
-        d = M[:, j, j] - np.einsum("gk,gk->g", L[:, j, :j], L[:, j, :j])
-        if np.any(d <= 0.0):
-            raise np.linalg.LinAlgError("matrix is not positive definite")
-        L[:, j, j] = np.sqrt(d)
-        for i in range(j + 1, q):
-            L[:, i, j] = (M[:, i, j] - np.einsum("gk,gk->g", L[:, i, :j], L[:, j, :j])) / L[:, j, j]
-    return L
-
-
-def batched_forward_solve(L: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """X with L_g X_g = R_g for a stack of lower-triangular L (J, q, q), R (J, q, m)."""
-    q = L.shape[-1]
-    if q > SMALL_Q:
-        return np.linalg.solve(L, R)
-    X = np.empty_like(R)
-    for i in range(q):
-        acc = R[:, i, :] - np.einsum("gk,gkm->gm", L[:, i, :i], X[:, :i, :])
-        X[:, i, :] = acc / L[:, i, i, None]
-    return X
 
 
 def evaluate(stats: SufficientStats, layout: ThetaLayout, theta: np.ndarray) -> Evaluation:
     """Solve the penalised least-squares problem for one theta (no row access)."""
     theta = np.asarray(theta, dtype=float)
     Lam = layout.make_lambda(theta)
-    q, p = layout.q, stats.p
-    LamT = Lam.T
-    LtS = LamT @ stats.ZtZ  # (J, q, q) = Lambda' Z_j'Z_j
-    Lmat = batched_cholesky(LtS @ Lam + np.eye(q))
-    rhs = np.concatenate([(LamT @ stats.Zty[:, :, None]), LamT @ stats.ZtX, LtS], axis=2)
-    sol = batched_forward_solve(Lmat, rhs)  # one batched solve for c, C and K
-    c = sol[:, :, 0]
-    C = sol[:, :, 1 : 1 + p]
-    K = sol[:, :, 1 + p :]
-    J = c.shape[0]
-    Cf = C.reshape(J * q, p)
-    A = stats.XtX - Cf.T @ Cf
-    rx = stats.Xty - Cf.T @ c.reshape(J * q)
-    ldL2 = 2.0 * float(np.log(np.diagonal(Lmat, axis1=1, axis2=2)).sum())
+    J, q, p = stats.ngroups, layout.q, stats.p
+    L = np.zeros((J, q, q))
+    sol = np.zeros((J, q, 1 + p + q))
+    CtC, Ctc, ctc, ldL2, ok = kernels.group_pass(Lam, stats.ZtZ, stats.ZtX, stats.Zty, L, sol)
+    c, C, K = sol[:, :, 0], sol[:, :, 1 : 1 + p], sol[:, :, 1 + p :]
     nobs = stats.nobs
-    try:
-        LX = np.linalg.cholesky(A) if p else np.zeros((0, 0))
-    except np.linalg.LinAlgError:
-        nan = np.full(p, np.nan)
-        return Evaluation(theta, Lam, Lmat, c, C, K, A, np.full((p, p), np.nan), nan,
-                          np.nan, ldL2, np.nan, nobs, p, ok=False)
-    # beta-part of the forward solve: z = LX^{-1} rx, gamma = LX^{-T} z
-    z = np.linalg.solve(LX, rx) if p else np.zeros(0)
-    gamma = np.linalg.solve(LX.T, z) if p else np.zeros(0)
-    r2 = float(stats.yty - c.ravel() @ c.ravel() - z @ z)
-    ldRX2 = 2.0 * float(np.log(np.diag(LX)).sum()) if p else 0.0
-    return Evaluation(theta, Lam, Lmat, c, C, K, A, LX, gamma, r2, ldL2, ldRX2, nobs, p)
+    if ok:
+        A, LX, gamma, r2, ldRX2, ok = kernels.fixed_pass(stats.XtX, stats.Xty, stats.yty,
+                                                         CtC, Ctc, ctc)
+    else:
+        A, LX, gamma, r2, ldRX2 = (np.full((p, p), np.nan), np.full((p, p), np.nan),
+                                   np.full(p, np.nan), np.nan, np.nan)
+    return Evaluation(theta, Lam, L, c, C, K, A, LX, gamma, float(r2), float(ldL2),
+                      float(ldRX2), nobs, p, ok=bool(ok))
 
 
 def deviance(stats: SufficientStats, layout: ThetaLayout, theta: np.ndarray, reml: bool) -> float:
@@ -229,26 +180,18 @@ def deviance(stats: SufficientStats, layout: ThetaLayout, theta: np.ndarray, rem
 
 
 def _ainv(ev: Evaluation) -> np.ndarray:
-    Linv = np.linalg.solve(ev.LX, np.eye(ev.p))
-    return Linv.T @ Linv
+    return kernels.inverse_from_factor(ev.LX)
 
 
-def _gradient_pieces(stats: SufficientStats, ev: Evaluation, reml: bool):
-    """M, W = sum w w', and (REML) sum_j P_j A^{-1} P_j' as q x q matrices; also P."""
-    K, C, c, g = ev.K, ev.C, ev.c, ev.gamma
-    J, q = c.shape
-    # Z_j'V0_j^{-1}Z_j = S_j - K_j'K_j
-    M = stats.ZtZ.sum(axis=0) - np.einsum("jaq,jar->qr", K, K)
-    # P_j (q x p) = Z_j'V0_j^{-1}X_j
-    P = stats.ZtX - np.swapaxes(K, 1, 2) @ C
-    # w_j = Z_j'V0_j^{-1}(y_j - X_j gamma)
-    w = (stats.Zty - stats.ZtX @ g) - np.einsum("jaq,ja->jq", K, c - C @ g)
-    W = w.T @ w
-    PAP = None
-    if reml and ev.p:
-        Ai = _ainv(ev)
-        PAP = np.einsum("jqa,ab,jrb->qr", P, Ai, P)
-    return M, W, PAP, P
+def _gradient_pieces(stats: SufficientStats, ev: Evaluation, reml: bool, want_P: bool = False):
+    """M, W = sum w w', and (REML) sum_j P_j A^{-1} P_j' as q x q matrices; P if asked."""
+    J, q, p = stats.ngroups, ev.Lam.shape[0], ev.p
+    with_pap = bool(reml and p)
+    sol = np.concatenate([ev.c[:, :, None], ev.C, ev.K], axis=2)
+    P = np.empty((J if want_P else 0, q, p))
+    M, W, PAP = kernels.gradient_pieces(stats.ZtZ, stats.ZtX, stats.Zty, sol, ev.gamma,
+                                        _ainv(ev) if with_pap else np.zeros((p, p)), with_pap, P)
+    return M, W, (PAP if with_pap else None), P
 
 
 def _to_theta(G: np.ndarray, ev: Evaluation, layout: ThetaLayout) -> np.ndarray:
@@ -256,20 +199,39 @@ def _to_theta(G: np.ndarray, ev: Evaluation, layout: ThetaLayout) -> np.ndarray:
     return 2.0 * GL[layout.rows, layout.cols]
 
 
+class DevianceFunction:
+    """The profiled deviance and its gradient in theta, as one compiled call.
+
+    Holds the per-group scratch arrays, so that an optimizer's evaluations
+    allocate nothing in proportion to the number of groups.
+    """
+
+    def __init__(self, stats: SufficientStats, layout: ThetaLayout, reml: bool):
+        J, q, p = stats.ngroups, layout.q, stats.p
+        self._args = (layout.rows, layout.cols, q, stats.ZtZ, stats.ZtX, stats.Zty,
+                      stats.XtX, stats.Xty, float(stats.yty), int(stats.nobs), bool(reml))
+        self._L = np.empty((J, q, q))
+        self._sol = np.empty((J, q, 1 + p + q))
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        return kernels.deviance_gradient(np.asarray(theta, dtype=float), *self._args,
+                                         self._L, self._sol)
+
+    def minimize(self, theta0: np.ndarray, max_iter: int = 1000,
+                 gtol: float = 1e-6) -> tuple[np.ndarray, float, np.ndarray, int, int]:
+        """Compiled BFGS from theta0: (theta, deviance, gradient, evaluations, status).
+
+        See :func:`~mlmcompare.lmm.kernels.quasi_newton` for the status codes.
+        """
+        return kernels.quasi_newton(np.asarray(theta0, dtype=float), max_iter, gtol,
+                                    *self._args, self._L, self._sol)
+
+
 def deviance_and_gradient(
     stats: SufficientStats, layout: ThetaLayout, theta: np.ndarray, reml: bool
 ) -> tuple[float, np.ndarray]:
     """Profiled deviance and its analytic gradient in theta."""
-    ev = evaluate(stats, layout, theta)
-    f = ev.deviance(reml)
-    if not np.isfinite(f):
-        return f, np.full(layout.k, np.nan)
-    M, W, PAP, _ = _gradient_pieces(stats, ev, reml)
-    m = ev.nobs - ev.p if reml else ev.nobs
-    G = M - (m / ev.r2) * W
-    if PAP is not None:
-        G = G - PAP
-    return f, _to_theta(G, ev, layout)
+    return DevianceFunction(stats, layout, reml)(theta)
 
 
 # ---------------------------------------------------------------------------
@@ -317,7 +279,7 @@ def vcov_jacobian(
     """
     theta, sigma = varpar[:-1], float(varpar[-1])
     ev = evaluate(stats, layout, theta)
-    _, _, _, P = _gradient_pieces(stats, ev, reml=False)
+    _, _, _, P = _gradient_pieces(stats, ev, reml=False, want_P=True)
     Ai = _ainv(ev)
     PL = np.swapaxes(P, 1, 2) @ ev.Lam  # (J, p, q): P_j' Lambda
     # S[r, c] = sum_j P_j'[:, r] (P_j' Lambda)[:, c]'

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from . import kernels
 from .design import Design
 from .objective import ThetaLayout, evaluate
 from .optimize import SINGULAR_TOL, OptimizerResult
@@ -106,7 +107,6 @@ class LmmResult:
         self.nobs = stats.nobs
         self.ngroups = stats.ngroups
         self.groups = stats.groups
-        self.group_sizes = pd.Series(stats.n_j.astype(int), index=stats.groups, name="n")
         p, k = stats.p, layout.k
         self.df_resid = self.nobs - p
         self.npar = p + k + 1
@@ -127,30 +127,12 @@ class LmmResult:
 
         # fixed effects: the stats work in shifted coordinates gamma
         self._T = stats.beta_map()
-        beta = stats.beta_from_gamma(ev.gamma)
-        Linv = np.linalg.solve(ev.LX, np.eye(p))
-        vg = self.sigma2 * (Linv.T @ Linv)
-        self._vcov_gamma = vg
-        vb = self._T @ vg @ self._T.T
-        self.fixef = pd.Series(beta, index=self.fixed_terms, name="estimate")
-        self.vcov = pd.DataFrame(vb, index=self.fixed_terms, columns=self.fixed_terms)
+        self._beta = stats.beta_from_gamma(ev.gamma)
+        self._vcov_gamma = self.sigma2 * kernels.inverse_from_factor(ev.LX)
 
         # covariance of the random effects
-        Lam = layout.make_lambda(theta)
-        self.Lambda = Lam
-        G = self.sigma2 * (Lam @ Lam.T)
-        sd = np.sqrt(np.clip(np.diag(G), 0.0, None))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            corr = G / np.outer(sd, sd)
-        corr[np.outer(sd, sd) == 0] = np.nan
-        np.fill_diagonal(corr, 1.0)
-        rt = self.random_terms
-        self.varcorr = VarCorr(
-            G=pd.DataFrame(G, index=rt, columns=rt),
-            sd=pd.Series(sd, index=rt, name="sd"),
-            corr=pd.DataFrame(corr, index=rt, columns=rt),
-            sigma=self.sigma,
-        )
+        self.Lambda = layout.make_lambda(theta)
+        self._G = self.sigma2 * (self.Lambda @ self.Lambda.T)
 
         # verdicts
         # lme4's isSingular tolerance, applied in units where each column of
@@ -160,18 +142,54 @@ class LmmResult:
         diag = np.diag(self._unit_lambda)
         self.singular = bool(np.any(diag < SINGULAR_TOL))
         self.converged = bool(opt.converged)
-        self.warnings: list[str] = []
+        self._fit_warnings: list[str] = []
         if self.singular:
-            self.warnings.extend(self._singular_messages())
+            self._fit_warnings.extend(self._singular_messages())
         if not self.converged:
-            self.warnings.append(f"not converged: {opt.message}")
+            self._fit_warnings.append(f"not converged: {opt.message}")
         self.optimizer = opt.summary()
 
-        # Satterthwaite machinery (Hessian in (theta, sigma) at the optimum)
-        self._satt: SatterthwaiteInfo = satterthwaite_setup(
-            stats, layout, theta, self.sigma, self.reml
+    # Tables and the Satterthwaite set-up are built on first use: a fit whose
+    # caller only wants the likelihood (a simulation, a profile, a bootstrap)
+    # does not pay for them, as lme4's lmer() leaves df to lmerTest's summary.
+    @cached_property
+    def group_sizes(self) -> pd.Series:
+        return pd.Series(self._stats.n_j.astype(int), index=self.groups, name="n")
+
+    @cached_property
+    def fixef(self) -> pd.Series:
+        return pd.Series(self._beta, index=self.fixed_terms, name="estimate")
+
+    @cached_property
+    def vcov(self) -> pd.DataFrame:
+        vb = self._T @ self._vcov_gamma @ self._T.T
+        return pd.DataFrame(vb, index=self.fixed_terms, columns=self.fixed_terms)
+
+    @cached_property
+    def varcorr(self) -> VarCorr:
+        G = self._G
+        sd = np.sqrt(np.clip(np.diag(G), 0.0, None))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            corr = G / np.outer(sd, sd)
+        corr[np.outer(sd, sd) == 0] = np.nan
+        np.fill_diagonal(corr, 1.0)
+        rt = self.random_terms
+        return VarCorr(
+            G=pd.DataFrame(G, index=rt, columns=rt),
+            sd=pd.Series(sd, index=rt, name="sd"),
+            corr=pd.DataFrame(corr, index=rt, columns=rt),
+            sigma=self.sigma,
         )
-        self.warnings.extend(self._satt.warnings)
+
+    @cached_property
+    def _satt(self) -> SatterthwaiteInfo:
+        """Satterthwaite machinery (Hessian in (theta, sigma) at the optimum)."""
+        return satterthwaite_setup(self._stats, self._layout, self.theta, self.sigma, self.reml)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Singular fit, not converged, and troubles of the Hessian in (theta, sigma)."""
+        return self._fit_warnings + self._satt.warnings
 
     # ------------------------------------------------------------------ messages
     def _singular_messages(self) -> list[str]:
