@@ -131,10 +131,16 @@ def test_result_tables(hs, slopes):
     assert list(vt["grp"]) == ["school", "school", "school", "Residual"]
     assert set(r.optimizer) >= {"method", "theta_start", "theta_end", "n_evals", "grad_norm",
                                 "verdict", "message"}
-    # lme4's identity start, taken in units where each column of Z has unit
-    # root mean square: Lambda = diag(1 / rms(z))
+    # the method-of-moments start is a valid interior point, and lme4's
+    # identity start (in units where each column of Z has unit root mean
+    # square: Lambda = diag(1 / rms(z))) reaches the same optimum
+    start = np.asarray(r.optimizer["theta_start"])
+    assert start[0] > 0 and start[2] > 0
     rms_ses = np.sqrt(np.mean(hs["ses"] ** 2))
-    np.testing.assert_allclose(r.optimizer["theta_start"], [1.0, 0.0, 1.0 / rms_ses], rtol=1e-12)
+    ident = lmm.fit(r.formula, hs, theta_start=[1.0, 0.0, 1.0 / rms_ses])
+    assert ident.optimizer["theta_start"] == [1.0, 0.0, 1.0 / rms_ses]
+    np.testing.assert_allclose(ident.theta, r.theta, rtol=1e-7, atol=1e-9)
+    assert ident.loglik == pytest.approx(r.loglik, abs=1e-9)
     assert r.aic == pytest.approx(-2 * r.loglik + 2 * r.npar)
     assert r.bic == pytest.approx(-2 * r.loglik + np.log(r.nobs) * r.npar)
     assert r.reml_criterion == pytest.approx(-2 * r.loglik) and r.deviance is None

@@ -49,7 +49,9 @@ def accumulate_rows(codes, X, Z, y, x_shift, y_shift, n_j, ZW, yty_j, ysum_j, zs
     """Add the rows' contributions to the per-group arrays and totals (in place).
 
     ZW[g] holds Z_g'[Z_g, X_g - x_shift, y_g - y_shift] (q x (q+p+1)).
-    Returns the rows' sum of (y - y_shift)^2.
+    Returns the rows' sum of (y - y_shift)^2.  Any memory layout of X and Z
+    (numba compiles one version per layout; a copy would cost about as much
+    as the strided reads).
     """
     n, p = X.shape
     q = Z.shape[1]

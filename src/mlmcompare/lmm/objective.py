@@ -74,6 +74,11 @@ class ThetaLayout:
         return int(self.rows.shape[0])
 
     @property
+    def block_index(self) -> np.ndarray:
+        """(q,) the covariance block of each random-effect column."""
+        return np.repeat(np.arange(len(self.block_sizes)), self.block_sizes)
+
+    @property
     def is_diag(self) -> np.ndarray:
         return self.rows == self.cols
 

@@ -1,6 +1,7 @@
 """Per-group sufficient statistics of a one-factor linear mixed model.
 
-This module owns the only pass over the rows.  For each group j it stores
+This module owns the only pass over the rows (compiled, in
+:func:`mlmcompare.lmm.kernels.accumulate_rows`: one loop in row order, no sort).  For each group j it stores
 Z_j'Z_j (q x q), Z_j'X_j (q x p), Z_j'y_j (q) and the row count n_j, plus the
 totals X'X, X'y, y'y and n; everything after this stage (objective,
 optimizer, standard errors, Satterthwaite df, BLUPs) works on these arrays
@@ -26,6 +27,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+
+from . import kernels
 
 __all__ = ["SufficientStats", "sufficient_stats", "default_shifts", "z_scale", "scaled_z"]
 
@@ -108,10 +111,13 @@ class SufficientStats:
         labels = np.concatenate([self.groups, other.groups])
         codes, uniq = pd.factorize(labels, sort=True)
         J = len(uniq)
+        mine, theirs = codes[: self.ngroups], codes[self.ngroups :]
 
         def merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            # labels are unique within each operand, so plain fancy indexing adds correctly
             out = np.zeros((J,) + a.shape[1:], dtype=float)
-            np.add.at(out, codes, np.concatenate([a, b]))
+            out[mine] = a
+            out[theirs] += b
             return out
 
         return replace(
@@ -208,38 +214,27 @@ def sufficient_stats(
     if ones is None and y_shift != 0:
         raise ValueError("y_shift is only allowed when the constant is in the column space of X")
 
-    Xc = X - x_shift
-    yc = y - y_shift
-
-    order = np.argsort(codes, kind="stable")
-    sc = codes[order]
-    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]]) if n else np.array([], int)
-    present = sc[starts]
-    Zs, Xs, ys = Z[order], Xc[order], yc[order]
     q, p = Z.shape[1], X.shape[1]
-
-    def per_group(a: np.ndarray) -> np.ndarray:
-        out = np.zeros((J,) + a.shape[1:])
-        if n:
-            out[present] = np.add.reduceat(a, starts, axis=0)
-        return out
-
-    W = np.concatenate([Zs, Xs, ys[:, None]], axis=1)  # (n, q + p + 1)
-    ZW = np.empty((J, q, q + p + 1))
-    for a in range(q):  # q is small; keeps the temporary at n x (q+p+1)
-        ZW[:, a, :] = per_group(Zs[:, a : a + 1] * W)
+    n_j = np.zeros(J)
+    ZW = np.zeros((J, q, q + p + 1))
+    yty_j, ysum_j, zsum_j = np.zeros(J), np.zeros(J), np.zeros((J, q))
+    XtX, Xty = np.zeros((p, p)), np.zeros(p)
+    yty = kernels.accumulate_rows(
+        np.asarray(codes, dtype=np.intp), X, Z, y, x_shift, float(y_shift),
+        n_j, ZW, yty_j, ysum_j, zsum_j, XtX, Xty,
+    )
     return SufficientStats(
         groups=levels,
-        n_j=per_group(np.ones(n)),
+        n_j=n_j,
         ZtZ=ZW[:, :, :q].copy(),
         ZtX=ZW[:, :, q : q + p].copy(),
         Zty=ZW[:, :, q + p].copy(),
-        yty_j=per_group(ys * ys),
-        ysum_j=per_group(ys),
-        zsum_j=per_group(Zs),
-        XtX=Xc.T @ Xc,
-        Xty=Xc.T @ yc,
-        yty=float(yc @ yc),
+        yty_j=yty_j,
+        ysum_j=ysum_j,
+        zsum_j=zsum_j,
+        XtX=XtX,
+        Xty=Xty,
+        yty=float(yty),
         x_shift=x_shift,
         y_shift=float(y_shift),
         intercept_col=icol,
