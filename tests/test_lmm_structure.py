@@ -264,3 +264,16 @@ def test_compiled_group_pass_matches_lapack(q):
     np.testing.assert_allclose(Ctc, np.einsum("jqa,jq->a", C, c), rtol=1e-10)
     assert ctc == pytest.approx(float((c * c).sum()), rel=1e-12)
     assert ld == pytest.approx(2 * np.log(np.diagonal(Lref, axis1=1, axis2=2)).sum(), rel=1e-12)
+
+
+def test_predict_reproduces_fitted_and_handles_new_groups(hs, slopes):
+    """predict() on the fit's own rows equals fitted(); a new group is refused or gets b = 0."""
+    for level in (0, 1):
+        np.testing.assert_allclose(slopes.predict(hs, level), slopes.fitted(level), rtol=1e-12)
+    new = hs.head(3).assign(school="NEW").drop(columns="mathach")
+    with pytest.raises(ValueError, match="not in the fit"):
+        slopes.predict(new)
+    np.testing.assert_allclose(slopes.predict(new, allow_new_levels=True),
+                               slopes.predict(new, level=0), rtol=1e-12)
+    with pytest.raises(ValueError, match="holds its .* rows in memory"):
+        next(slopes.fitted_chunks())

@@ -4,13 +4,15 @@ This module owns :class:`LmmResult` and how it is assembled from the
 sufficient statistics, the layout of theta and the optimizer's answer:
 fixed effects with Satterthwaite t-tests, variance components, likelihood
 summaries, BLUPs with conditional SDs, per-group OLS fits (BLUEs), fitted
-values and residuals at both levels, singularity and convergence verdicts.
+values and residuals at both levels (streamed chunk by chunk for fits from
+files and Dask frames; predictions for new rows), singularity and
+convergence verdicts.
 Tables use broom's column names in snake_case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -89,6 +91,7 @@ class LmmResult:
         response: str | None = None,
         block_labels: Sequence[str] | None = None,
         design: Design | None = None,
+        source=None,
     ):
         self.formula = formula
         self.reml = bool(reml)
@@ -102,6 +105,8 @@ class LmmResult:
         self._stats = stats
         self._layout = layout
         self._design = design
+        # a chunked source (file, Dask frame): rows are re-read on demand, never held
+        self._source = source
         self._opt = opt
 
         self.nobs = stats.nobs
@@ -404,27 +409,106 @@ class LmmResult:
     # ----------------------------------------------------- fitted, residuals
     def _need_design(self) -> Design:
         if self._design is None:
+            if self._source is not None:
+                raise ValueError(
+                    "this fit was made from chunks (a parquet file or a Dask frame), whose "
+                    "rows are not held in memory; use fitted_chunks(level) / "
+                    "residual_chunks(level) to stream them, or predict(data) for given rows"
+                )
             raise ValueError(
                 "fitted values and residuals need the rows; this fit was made from "
                 "sufficient statistics only"
             )
         return self._design
 
-    def fitted(self, level: int = 1) -> pd.Series:
-        """level=0: X beta (marginal); level=1: X beta + Z b (conditional on the groups)."""
-        d = self._need_design()
+    @staticmethod
+    def _check_level(level: int) -> None:
         if level not in (0, 1):
             raise ValueError(f"level must be 0 or 1, got {level!r}")
-        f = d.X @ self.fixef.to_numpy()
+
+    def _fitted_values(self, X: np.ndarray, Z: np.ndarray, codes: np.ndarray | None,
+                       level: int) -> np.ndarray:
+        """X beta, plus Z b of each row's group at level 1 (code -1: a group without b)."""
+        f = X @ self._beta
         if level == 1:
             b, _ = self._ranef_arrays
-            f = f + np.einsum("nq,nq->n", d.Z, b[d.codes])
+            bz = np.vstack([b, np.zeros((1, b.shape[1]))])  # row -1: zero random effects
+            f = f + np.einsum("nq,nq->n", Z, bz[codes])
+        return f
+
+    def _group_codes_of(self, labels: np.ndarray, allow_new_levels: bool) -> np.ndarray:
+        codes = pd.Index(self.groups).get_indexer(labels)
+        if not allow_new_levels and np.any(codes < 0):
+            new = pd.unique(np.asarray(labels)[codes < 0])
+            raise ValueError(
+                f"{len(new)} group(s) of {self.group_name!r} not in the fit "
+                f"(e.g. {list(new[:5])}); pass allow_new_levels=True to predict them "
+                "with zero random effects"
+            )
+        return codes
+
+    def fitted(self, level: int = 1) -> pd.Series:
+        """level=0: X beta (marginal); level=1: X beta + Z b (conditional on the groups)."""
+        self._check_level(level)
+        d = self._need_design()
+        f = self._fitted_values(d.X, d.Z, d.codes, level)
         return pd.Series(f, index=d.index, name=f"fitted_{level}")
 
     def residuals(self, level: int = 1) -> pd.Series:
         d = self._need_design()
         r = d.y - self.fitted(level).to_numpy()
         return pd.Series(r, index=d.index, name=f"residual_{level}")
+
+    def predict(self, data: pd.DataFrame, level: int = 1, *,
+                allow_new_levels: bool = False) -> pd.Series:
+        """Predictions for the rows of ``data`` (the model's predictor and group columns).
+
+        Factor levels and columns are read as the fit read its data; at
+        level 1 a group not in the fit is refused unless ``allow_new_levels``
+        (it then gets zero random effects, lme4's ``allow.new.levels``).
+        """
+        self._check_level(level)
+        spec = self._row_spec()
+        if spec.response not in data.columns:  # not needed to predict
+            data = data.assign(**{spec.response: 0.0})
+        m = spec.matrices(data)
+        codes = self._group_codes_of(m.groups, allow_new_levels) if level == 1 else None
+        return pd.Series(self._fitted_values(m.X, m.Z, codes, level), index=data.index,
+                         name=f"fitted_{level}")
+
+    def _row_spec(self):
+        if self._design is not None:
+            return self._design.spec
+        if self._source is not None:
+            return self._source.spec
+        raise ValueError("this fit was made from sufficient statistics only; it has no "
+                         "row specification to predict with")
+
+    def _chunks(self) -> Iterator[pd.DataFrame]:
+        if self._source is not None:
+            return self._source.chunks()
+        d = self._need_design()
+        raise ValueError(
+            f"this fit holds its {d.nobs} rows in memory; use fitted() / residuals()"
+        )
+
+    def _chunk_series(self, level: int, residual: bool) -> Iterator[pd.Series]:
+        self._check_level(level)
+        spec = self._row_spec()
+        for chunk in self._chunks():
+            m = spec.matrices(chunk)
+            codes = self._group_codes_of(m.groups, False) if level == 1 else None
+            f = self._fitted_values(m.X, m.Z, codes, level)
+            yield pd.Series(m.y - f if residual else f, index=chunk.index,
+                            name=f"{'residual' if residual else 'fitted'}_{level}")
+
+    def fitted_chunks(self, level: int = 1) -> Iterator[pd.Series]:
+        """Fitted values chunk by chunk, re-reading the fit's source (one Series per chunk)."""
+        return self._chunk_series(level, residual=False)
+
+    def residual_chunks(self, level: int = 1) -> Iterator[pd.Series]:
+        """Residuals chunk by chunk, re-reading the fit's source (one Series per chunk)."""
+        return self._chunk_series(level, residual=True)
 
     # ------------------------------------------------- random-intercept extras
     def _intercept_variance(self) -> float:
