@@ -2,12 +2,14 @@
 #   make handout   install everything into .venv and build results/hs/handout.html
 #   make test      install everything into .venv and run the test suite
 #   make study     the full Monte Carlo study (1000 replicates per scenario)
-#   make bench     benchmarks against statsmodels (and lme4 when Rscript is there)
+#   make bench     benchmarks against statsmodels (and lme4 when Rscript is there), with
+#                  parquet and Dask fits; flags via BENCH_ARGS, e.g. make bench BENCH_ARGS=--quick
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 DATASETS ?=
+BENCH_ARGS ?=
 
 .PHONY: handout test study bench venv clean
 
@@ -28,7 +30,7 @@ study: venv
 
 bench: venv
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 test: venv
 	$(BIN)/python -m pytest
