@@ -19,7 +19,8 @@ The mathematics is documented where it is used (:mod:`.objective`,
 * :func:`fixed_pass`: the p x p step (Cholesky of X'V0^{-1}X, beta, r^2);
 * :func:`gradient_pieces`: M, W and sum_j P_j A^{-1} P_j' of the gradient;
 * :func:`deviance_gradient`: the three above fused, for the optimizer;
-* :func:`quasi_newton`: the optimizer's main search (BFGS) around it.
+* :func:`quasi_newton`: the optimizer's main search (BFGS) around it;
+* :func:`group_ols`: per-group least squares of y on Z (for the start).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "deviance_gradient",
     "profiled_deviance",
     "quasi_newton",
+    "group_ols",
 ]
 
 LOG2PI = float(np.log(2.0 * np.pi))
@@ -424,3 +426,48 @@ def quasi_newton(x0, max_iter, gtol, rows, cols, q, ZtZ, ZtX, Zty, XtX, Xty, yty
         if decrease <= 1e-15 * max(abs(f), 1.0) and np.max(np.abs(g)) < 1e3 * gtol:
             return x, f, g, nev, 1
     return x, f, g, nev, 2
+
+
+@_jit
+def group_ols(ZtZ, Zty, yty_j, n_j, rel_tol):
+    """Per-group least squares of y on Z: coefficients, RSS, (Z_j'Z_j)^{-1} and usability.
+
+    A group is usable when it has more rows than columns and the Cholesky
+    pivots of Z_j'Z_j / trace stay above ``rel_tol`` (not near-singular).
+    """
+    J, q = ZtZ.shape[0], ZtZ.shape[1]
+    b = np.zeros((J, q))
+    rss = np.zeros(J)
+    Sinv = np.zeros((J, q, q))
+    usable = np.zeros(J, dtype=np.bool_)
+    S = np.empty((q, q))
+    for j in range(J):
+        tr = 0.0
+        for a in range(q):
+            tr += ZtZ[j, a, a]
+        if not (n_j[j] > q and tr > 0.0):
+            continue
+        for a in range(q):
+            for c in range(q):
+                S[a, c] = ZtZ[j, a, c] / tr
+        if not _cholesky_in_place(S):
+            continue
+        ok = True
+        for a in range(q):
+            if S[a, a] * S[a, a] <= rel_tol:
+                ok = False
+        if not ok:
+            continue
+        Si = inverse_from_factor(S) / tr
+        usable[j] = True
+        for a in range(q):
+            s = 0.0
+            for c in range(q):
+                s += Si[a, c] * Zty[j, c]
+                Sinv[j, a, c] = Si[a, c]
+            b[j, a] = s
+        fit = 0.0
+        for a in range(q):
+            fit += b[j, a] * Zty[j, a]
+        rss[j] = yty_j[j] - fit
+    return b, rss, Sinv, usable

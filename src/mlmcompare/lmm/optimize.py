@@ -18,7 +18,7 @@ This module owns the optimizer stage (lme4's optimizeLmer).  The strategy:
 3. Diagonal elements that ended near 0 are snapped to exactly 0 (with the
    other elements re-optimised) when that costs no more than ``SNAP_TOL`` in
    deviance, so that singular fits are reported as lme4 reports them.
-4. A few Newton steps on the free elements, with the Hessian from central
+4. A few Newton steps on the free elements, with the Hessian from forward
    differences of the analytic gradient: L-BFGS-B stops when the deviance
    no longer changes in double precision, which in flat directions can
    leave theta ~1e-6 away from the stationary point; Newton on the gradient
@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.optimize
 
+from . import kernels
 from .objective import DevianceFunction, ThetaLayout
 from .stats import SufficientStats, scaled_z, z_scale
 
@@ -90,21 +91,29 @@ class _Counted:
         self.n = 0
         self.best_f = np.inf
         self.best_x: np.ndarray | None = None
-        self._last: tuple[np.ndarray, float, np.ndarray] | None = None
+        self._seen: dict[bytes, tuple[float, np.ndarray]] = {}
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        # the stages often ask again for the point they were just given
-        if self._last is not None and np.array_equal(x, self._last[0]):
-            return self._last[1], self._last[2].copy()
+        # the stages often come back to a point evaluated a few calls before
+        x = np.asarray(x, dtype=float)
+        key = x.tobytes()
+        if key in self._seen:
+            f, g = self._seen[key]
+            return f, g.copy()
         self.n += 1
         f, g = self.fun(x)
-        self._last = (np.array(x, dtype=float), f, g.copy())
         if not np.isfinite(f):
-            # keep the line search away from numerically broken regions
-            return 1e300, np.zeros_like(x)
-        if f < self.best_f:
-            self.best_f, self.best_x = f, np.array(x, dtype=float)
-        return f, g
+            # keep a line search away from numerically broken regions
+            f, g = 1e300, np.zeros_like(x)
+        elif f < self.best_f:
+            self.best_f, self.best_x = f, x.copy()
+        self.remember(x, f, g)
+        return f, g.copy()
+
+    def remember(self, x: np.ndarray, f: float, g: np.ndarray) -> None:
+        if len(self._seen) >= 16:
+            self._seen.pop(next(iter(self._seen)))
+        self._seen[np.asarray(x, dtype=float).tobytes()] = (float(f), np.array(g, dtype=float))
 
     def value(self, x: np.ndarray) -> float:
         return self(x)[0]
@@ -135,18 +144,11 @@ def moment_start(stats: SufficientStats, layout: ThetaLayout) -> np.ndarray:
     few groups can be fitted on their own.
     """
     q = stats.q
-    S = stats.ZtZ
-    tr = np.trace(S, axis1=1, axis2=2)
-    usable = (stats.n_j > q) & (tr > 0)
+    b, rss, Sinv, usable = kernels.group_ols(stats.ZtZ, stats.Zty, stats.yty_j, stats.n_j, 1e-8)
     if usable.sum() <= q + 1:
         return layout.start()
-    usable[usable] = np.linalg.eigvalsh(S[usable])[:, 0] > 1e-8 * tr[usable]
-    if usable.sum() <= q + 1:
-        return layout.start()
-    Si = np.linalg.inv(S[usable])
-    b = (Si @ stats.Zty[usable][:, :, None])[:, :, 0]
-    rss = stats.yty_j[usable] - np.einsum("jq,jq->j", b, stats.Zty[usable])
-    s2 = float(rss.sum() / (stats.n_j[usable] - q).sum())
+    b, Si = b[usable], Sinv[usable]
+    s2 = float(rss[usable].sum() / (stats.n_j[usable] - q).sum())
     if not s2 > 0:
         return layout.start()
     G = (np.atleast_2d(np.cov(b.T)) - s2 * Si.mean(axis=0)) / s2
@@ -164,7 +166,7 @@ def _quasi_newton(obj: _Counted, x0: np.ndarray) -> tuple[np.ndarray, float]:
     obj.n += int(nev)
     if np.isfinite(f) and f < obj.best_f:
         obj.best_f, obj.best_x = float(f), np.array(x, dtype=float)
-    obj._last = (np.array(x, dtype=float), float(f), np.array(g, dtype=float))
+    obj.remember(x, f, g)
     return np.array(x, dtype=float), float(f)
 
 
@@ -214,12 +216,14 @@ def _newton_polish(obj: _Counted, layout: ThetaLayout, x: np.ndarray, f: float,
         gn = float(np.max(np.abs(g[fi])))
         if gn < 1e-9:
             break
+        # forward differences of the analytic gradient: one evaluation per free
+        # element; an O(h) error in H only slows Newton's convergence a little
         H = np.empty((fi.size, fi.size))
         for a, i in enumerate(fi):
-            h = 1e-5 * max(abs(x[i]), 1e-2)
+            h = 1e-6 * max(abs(x[i]), 1e-1)
             e = np.zeros_like(x)
             e[i] = h
-            H[:, a] = (obj(x + e)[1][fi] - obj(x - e)[1][fi]) / (2 * h)
+            H[:, a] = (obj(x + e)[1][fi] - g[fi]) / h
         H = 0.5 * (H + H.T)
         try:
             np.linalg.cholesky(H)  # only descend where the model is convex
