@@ -9,7 +9,7 @@ than silently dropping rows or columns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,8 @@ __all__ = [
     "check_response",
     "check_grouping",
     "check_numeric_random",
+    "check_numeric_column",
+    "check_known_levels",
     "check_fixed_rank",
     "check_nobs_vs_nre",
     "RANK_TOL",
@@ -48,15 +50,29 @@ def check_columns_exist(data: pd.DataFrame, columns: Iterable[str], where: str) 
         )
 
 
-def check_missing(data: pd.DataFrame, columns: Sequence[str]) -> None:
-    """No missing values in the columns the model uses (rows are never dropped)."""
+def _missing_mask(col: pd.Series) -> np.ndarray | None:
+    """Where ``col`` is missing; None when its dtype cannot hold a missing value."""
+    dt = col.dtype
+    if isinstance(dt, np.dtype) and dt.kind in "biu":  # numpy ints and bools: never missing
+        return None
+    if isinstance(dt, np.dtype) and dt.kind == "f":  # numpy floats: NaN (cheaper than isna)
+        return np.isnan(col.to_numpy())
+    return col.isna().to_numpy()
+
+
+def check_missing(data: pd.DataFrame | Mapping[str, pd.Series], columns: Sequence[str]) -> None:
+    """No missing values in the columns the model uses (rows are never dropped).
+
+    ``data`` is a frame or a mapping of column name to Series.
+    """
     problems = []
     for col in columns:
-        na = data[col].isna().to_numpy()
-        if na.any():
+        values = data[col]
+        na = _missing_mask(values)
+        if na is not None and na.any():
             problems.append(
                 f"column {col!r} has {int(na.sum())} missing value(s) "
-                f"(rows {_show_rows(data.index, na)})"
+                f"(rows {_show_rows(values.index, na)})"
             )
     if problems:
         raise ValueError(
@@ -97,10 +113,11 @@ def check_grouping(codes: np.ndarray, name: str, nobs: int) -> None:
         )
 
 
-def check_numeric_random(data: pd.DataFrame, variables: Iterable[str], bar: str) -> None:
+def check_numeric_random(data: pd.DataFrame | Mapping[str, pd.Series], variables: Iterable[str],
+                         bar: str) -> None:
     """Random-term columns must be numeric (factor columns are refused for now)."""
     for v in variables:
-        if v not in data.columns:
+        if v not in data:
             continue
         dt = data[v].dtype
         if isinstance(dt, pd.CategoricalDtype) or not (
@@ -110,6 +127,62 @@ def check_numeric_random(data: pd.DataFrame, variables: Iterable[str], bar: str)
                 f"factor column {v!r} (dtype {dt}) in random term {bar} is not supported; "
                 "use numeric columns (e.g. a 0/1 indicator) in random terms"
             )
+
+
+def check_numeric_column(col: pd.Series, name: str) -> None:
+    """A column the model uses as a number must be numeric in every chunk."""
+    dt = col.dtype
+    if isinstance(dt, pd.CategoricalDtype) or not (
+        pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)
+    ) or pd.api.types.is_complex_dtype(dt):
+        raise ValueError(
+            f"column {name!r} enters the fixed part as a number but has dtype {dt} here; "
+            "give every chunk the column types of the first one"
+        )
+
+
+def _show_values(values: Sequence, k: int) -> str:
+    shown = ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in values[:k])
+    return shown + (", ..." if len(values) > k else "")
+
+
+def check_known_levels(col: pd.Series, codes: np.ndarray, name: str, levels: Sequence) -> None:
+    """Every value of a factor column must be one of the levels fixed for it.
+
+    ``codes`` are the positions of the values among ``levels``, -1 for a
+    value outside them.  The levels are fixed once (by ``row_spec``) from
+    the first chunk unless declared, so a later chunk may bring a new one.
+    """
+    unseen = np.asarray(codes) < 0
+    if not unseen.any():
+        return
+    new = pd.unique(np.asarray(col.to_numpy())[unseen])
+    raise ValueError(
+        f"column {name!r} has level(s) {_show_values(new, 5)} that are not among its "
+        f"{len(levels)} fixed level(s) ({_show_values(list(levels), 10)}), in "
+        f"{int(unseen.sum())} row(s) (rows {_show_rows(col.index, unseen)}). The levels of a "
+        "factor are fixed once (declared, else a Categorical's categories, else the values of "
+        "the first chunk of rows); declare all of them with "
+        f"row_spec(..., levels={{{name!r}: [...]}}) or give the column a pandas Categorical "
+        "dtype that lists every category"
+    )
+
+
+def _clearly_full_rank(corr_gram: np.ndarray, n: int, tol: float) -> bool:
+    """True when X's scaled Gram matrix proves every pivot of the QR below exceeds ``tol``.
+
+    Each pivot |R_kk| of a QR of the scaled X is at least its smallest
+    singular value, whose square is the smallest eigenvalue of the scaled
+    Gram matrix; that matrix is computed with an error of at most about
+    p n eps (unit columns).  Well inside that margin the QR (the costly
+    part on many rows) cannot find an aliased column and is skipped; near
+    it, the QR decides as before.
+    """
+    p = corr_gram.shape[0]
+    if not np.isfinite(corr_gram).all():
+        return False
+    margin = 2.0 * p * n * np.finfo(float).eps
+    return bool(np.linalg.eigvalsh(corr_gram)[0] > tol * tol + margin)
 
 
 def check_fixed_rank(X: np.ndarray, names: Sequence[str], tol: float = RANK_TOL) -> None:
@@ -124,7 +197,8 @@ def check_fixed_rank(X: np.ndarray, names: Sequence[str], tol: float = RANK_TOL)
     if n < p:
         raise ValueError(f"fixed-effects matrix has {p} columns but only {n} rows")
     # scale columns so that the tolerance is about collinearity, not units
-    scale = np.sqrt((X * X).sum(axis=0))
+    gram = X.T @ X
+    scale = np.sqrt(np.diag(gram))
     zero = scale == 0
     if zero.any():
         bad = [names[i] for i in np.flatnonzero(zero)]
@@ -132,6 +206,8 @@ def check_fixed_rank(X: np.ndarray, names: Sequence[str], tol: float = RANK_TOL)
             "fixed-effects model matrix is rank deficient: column(s) "
             f"{', '.join(map(repr, bad))} are all zero"
         )
+    if _clearly_full_rank(gram / np.outer(scale, scale), n, tol):
+        return
     R, piv = scipy.linalg.qr(X / scale, mode="r", pivoting=True)
     d = np.abs(np.diag(R))
     rank = int((d > tol * d[0]).sum())
