@@ -6,6 +6,7 @@ mkMerMod):
 
     parse_formula   formula text -> response, fixed part, random bars   (formula.py)
     build_design    + data -> checked X, Z, y, group codes (Design)    (design.py, checks.py)
+      or a source   parquet files / Dask partitions -> chunks          (sources.py)
     sufficient_stats  one pass over the rows -> per-group Z'Z, Z'X, Z'y (stats.py)
     optimize_theta  profiled (RE)ML deviance over theta, analytic gradient
                                                                        (objective.py, optimize.py)
@@ -16,6 +17,14 @@ Public entry points
 -------------------
 ``fit(formula, data, reml=True)``
     lme4 formula syntax, e.g. ``"mathach ~ ses * Sector + (1 + ses | school)"``.
+    ``data`` is a pandas DataFrame (rows kept: fitted values and residuals
+    at hand), a parquet file or directory of parquet files (read in record
+    batches of the used columns, never all at once) or a Dask DataFrame
+    (statistics per partition on the workers, added up on the client).
+    Files and Dask frames go through :mod:`mlmcompare.lmm.sources`: the
+    first chunk fixes factor levels (or ``levels=`` declares them), the
+    model spec and the shifts; fitted values and residuals are then
+    computed chunk by chunk on demand.
 ``fit_from_stats(stats, block_sizes=None, reml=True, ...)``
     the same fit from :class:`SufficientStats` (built by
     :func:`sufficient_stats` from arrays, or added up over chunks with ``+``,
@@ -28,13 +37,14 @@ Public entry points
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .checks import check_nobs_vs_nre
-from .design import Design, build_design
+from .design import ChunkMatrices, Design, RowSpec, build_design, row_spec
 from .formula import ParsedFormula, RandomBar, parse_formula
 from .lrt import chibar_pvalue, lrt
 from .objective import ThetaLayout, make_layout
@@ -56,6 +66,9 @@ __all__ = [
     "ParsedFormula",
     "RandomBar",
     "Design",
+    "RowSpec",
+    "ChunkMatrices",
+    "row_spec",
     "ThetaLayout",
     "make_layout",
     "optimize_theta",
@@ -66,10 +79,13 @@ __all__ = [
 
 def fit(
     formula: str,
-    data: pd.DataFrame,
+    data,
     reml: bool = True,
     *,
     theta_start: Sequence[float] | None = None,
+    levels: Mapping[str, Sequence] | None = None,
+    progress: bool = False,
+    batch_size: int | None = None,
 ) -> LmmResult:
     """Fit a linear mixed model with one grouping factor by REML (default) or ML.
 
@@ -78,11 +94,56 @@ def fit(
     formula : lme4 syntax ``"y ~ fixed + (terms | group)"``; ``||`` for
         uncorrelated terms; several bars on the same grouping factor give a
         block-diagonal covariance.
-    data : the rows; no missing values in the columns used.
+    data : the rows, no missing values in the columns used: a pandas
+        DataFrame; a path (``str`` or ``os.PathLike``) to a parquet file or
+        to a directory of parquet files; a list of parquet paths; or a Dask
+        DataFrame.
     reml : REML (True) or maximum likelihood (False).
     theta_start : optional start for the relative covariance factor (lme4's
         order); default lme4's identity start.
+    levels : optional ``{column: [levels, ...]}`` fixing the levels of factor
+        columns (the first is the reference level).  For files and Dask
+        frames the levels are otherwise those of the first chunk, and a level
+        seen only later is refused.
+    progress : a tqdm progress bar while files or partitions are read
+        (quiet by default).
+    batch_size : rows per chunk read from parquet (default
+        :data:`mlmcompare.lmm.sources.DEFAULT_BATCH_ROWS`).
     """
+    if isinstance(data, pd.DataFrame):
+        return _fit_frame(formula, data, reml, theta_start, levels)
+    from . import sources  # pyarrow / dask are needed only for these inputs
+
+    if isinstance(data, (str, os.PathLike)) or _is_path_list(data):
+        src = sources.ParquetSource(data, formula, levels=levels, batch_size=batch_size,
+                                    progress=progress)
+    elif sources.is_dask_frame(data):
+        src = sources.DaskSource(data, formula, levels=levels, progress=progress)
+    else:
+        raise TypeError(
+            "data must be a pandas DataFrame, a path to a parquet file or directory "
+            "(str or os.PathLike), a list of parquet paths, or a Dask DataFrame; "
+            f"got {type(data).__module__}.{type(data).__name__}"
+        )
+    return _fit_source(formula, src, reml, theta_start)
+
+
+def _is_path_list(data) -> bool:
+    return isinstance(data, (list, tuple)) and len(data) > 0 and all(
+        isinstance(p, (str, os.PathLike)) for p in data)
+
+
+def _fit_frame(formula: str, data: pd.DataFrame, reml: bool,
+               theta_start: Sequence[float] | None,
+               levels: Mapping[str, Sequence] | None) -> LmmResult:
+    """The in-memory fit: the rows are kept for fitted values and residuals."""
+    if levels:
+        # declared levels are checked as for files, then given as Categoricals
+        from .sources import check_declared_levels, with_declared_levels
+
+        spec = row_spec(formula, data, levels=levels)
+        check_declared_levels(spec, levels)
+        data = with_declared_levels(data, spec, levels)
     design = build_design(formula, data)
     stats = sufficient_stats(design.X, design.Z, design.y, design.codes, levels=design.levels)
     return fit_stages(
@@ -94,6 +155,23 @@ def fit(
         response=design.parsed.response,
         block_labels=design.block_bars,
         design=design,
+    )
+
+
+def _fit_source(formula: str, src, reml: bool,
+                theta_start: Sequence[float] | None) -> LmmResult:
+    """A fit from a chunked source: statistics in one pass, rows re-read on demand."""
+    stats = src.sufficient_stats()
+    spec = src.spec
+    return fit_stages(
+        stats, spec.block_sizes, reml, theta_start,
+        formula=formula,
+        fixed_terms=list(spec.fixed_terms),
+        random_terms=list(spec.random_terms),
+        group_name=spec.parsed.group,
+        response=spec.parsed.response,
+        block_labels=list(spec.block_bars),
+        source=src,
     )
 
 
