@@ -399,8 +399,10 @@ def quasi_newton(x0, max_iter, gtol, rows, cols, q, ZtZ, ZtX, Zty, XtX, Xty, yty
                 t = t_new if (np.isfinite(t_new) and a <= t_new <= b) else 0.5 * (lo + hi)
             else:  # extrapolate, by a factor between 2 and 10
                 t = min(max(t_new, 2.0 * lo), 10.0 * lo) if np.isfinite(t_new) else 2.0 * lo
-            # a step this small cannot change theta in double precision
-            if t * np.max(np.abs(d)) <= 1e-13 * (1.0 + np.max(np.abs(x))):
+            # a step this small cannot change theta in double precision, or the
+            # decrease it promises is below the rounding of a deviance of this size
+            if (t * np.max(np.abs(d)) <= 1e-13 * (1.0 + np.max(np.abs(x)))
+                    or -t * slope <= 1e-13 * abs(f)):
                 break
         if not accepted:
             if lo > 0.0:  # the sufficient-decrease point found last

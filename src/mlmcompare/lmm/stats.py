@@ -108,10 +108,15 @@ class SufficientStats:
                 "cannot add sufficient statistics built with different shifts; "
                 "pass the same x_shift / y_shift to sufficient_stats for every chunk"
             )
-        labels = np.concatenate([self.groups, other.groups])
-        codes, uniq = pd.factorize(labels, sort=True)
-        J = len(uniq)
-        mine, theirs = codes[: self.ngroups], codes[self.ngroups :]
+        if self.ngroups == other.ngroups and np.array_equal(self.groups, other.groups):
+            # the usual case for chunks of randomly ordered rows: no matching needed
+            uniq, J = self.groups, self.ngroups
+            mine = theirs = slice(None)
+        else:
+            labels = np.concatenate([self.groups, other.groups])
+            codes, uniq = pd.factorize(labels, sort=True)
+            J = len(uniq)
+            mine, theirs = codes[: self.ngroups], codes[self.ngroups :]
 
         def merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             # labels are unique within each operand, so plain fancy indexing adds correctly
