@@ -20,7 +20,7 @@ The mathematics is documented where it is used (:mod:`.objective`,
 * :func:`gradient_pieces`: M, W and sum_j P_j A^{-1} P_j' of the gradient;
 * :func:`deviance_gradient`: the three above fused, for the optimizer;
 * :func:`quasi_newton`: the optimizer's main search (BFGS) around it;
-* :func:`group_ols`: per-group least squares of y on Z (for the start).
+* :func:`moment_sums`: per-group least squares of y on Z, summed (for the start).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ __all__ = [
     "deviance_gradient",
     "profiled_deviance",
     "quasi_newton",
-    "group_ols",
+    "moment_sums",
 ]
 
 LOG2PI = float(np.log(2.0 * np.pi))
@@ -108,6 +108,28 @@ def _cholesky_in_place(M) -> bool:
 
 
 @_jit
+def _cholesky_of_group(L, j) -> bool:
+    """:func:`_cholesky_in_place` on L[j], indexing the stack (no view per group)."""
+    k = L.shape[1]
+    for c in range(k):
+        s = L[j, c, c]
+        for t in range(c):
+            s -= L[j, c, t] * L[j, c, t]
+        if not s > 0.0:
+            return False
+        d = np.sqrt(s)
+        L[j, c, c] = d
+        for i in range(c + 1, k):
+            s = L[j, i, c]
+            for t in range(c):
+                s -= L[j, i, t] * L[j, c, t]
+            L[j, i, c] = s / d
+        for i in range(c):
+            L[j, i, c] = 0.0
+    return True
+
+
+@_jit
 def group_pass(Lam, ZtZ, ZtX, Zty, L, sol):
     """Per-group factors and solves, written into L (J, q, q) and sol (J, q, 1+p+q).
 
@@ -136,7 +158,7 @@ def group_pass(Lam, ZtZ, ZtX, Zty, L, sol):
                 for c in range(q):
                     s += T[a, c] * Lam[c, b]
                 L[j, a, b] = s
-        if not _cholesky_in_place(L[j]):
+        if not _cholesky_of_group(L, j):
             return CtC, Ctc, ctc, ld, False
         for a in range(q):
             s = 0.0
@@ -150,22 +172,28 @@ def group_pass(Lam, ZtZ, ZtX, Zty, L, sol):
                 sol[j, a, 1 + b] = s
             for b in range(q):
                 sol[j, a, 1 + p + b] = T[a, b]
+        det = 1.0
         for i in range(q):
             lii = L[j, i, i]
-            ld += 2.0 * np.log(lii)
+            det *= lii
+            inv = 1.0 / lii  # one division per row instead of one per column
             for col in range(m):
                 s = sol[j, i, col]
                 for t in range(i):
                     s -= L[j, i, t] * sol[j, t, col]
-                sol[j, i, col] = s / lii
+                sol[j, i, col] = s * inv
+        ld += 2.0 * np.log(det)  # one logarithm per group (det >= 1: no underflow)
         for i in range(q):
             ci = sol[j, i, 0]
             ctc += ci * ci
             for a in range(p):
                 Cia = sol[j, i, 1 + a]
                 Ctc[a] += Cia * ci
-                for b in range(p):
+                for b in range(a + 1):  # lower triangle; mirrored below
                     CtC[a, b] += Cia * sol[j, i, 1 + b]
+    for a in range(p):
+        for b in range(a):
+            CtC[b, a] = CtC[a, b]
     return CtC, Ctc, ctc, ld, True
 
 
@@ -244,7 +272,7 @@ def gradient_pieces(ZtZ, ZtX, Zty, sol, gamma, Ainv, with_pap, P):
                 s -= sol[j, i, 1 + p + a] * r[i]
             w[a] = s
         for a in range(q):
-            for b in range(q):
+            for b in range(a + 1):  # lower triangles; mirrored below
                 s = ZtZ[j, a, b]
                 for i in range(q):
                     s -= sol[j, i, 1 + p + a] * sol[j, i, 1 + p + b]
@@ -265,11 +293,16 @@ def gradient_pieces(ZtZ, ZtX, Zty, sol, gamma, Ainv, with_pap, P):
                         s += Pj[a, t] * Ainv[t, b]
                     PA[a, b] = s
             for a in range(q):
-                for b in range(q):
+                for b in range(a + 1):
                     s = 0.0
                     for t in range(p):
                         s += PA[a, t] * Pj[b, t]
                     PAP[a, b] += s
+    for a in range(q):
+        for b in range(a):
+            M[b, a] = M[a, b]
+            W[b, a] = W[a, b]
+            PAP[b, a] = PAP[a, b]
     return M, W, PAP
 
 
@@ -431,18 +464,25 @@ def quasi_newton(x0, max_iter, gtol, rows, cols, q, ZtZ, ZtX, Zty, XtX, Xty, yty
 
 
 @_jit
-def group_ols(ZtZ, Zty, yty_j, n_j, rel_tol):
-    """Per-group least squares of y on Z: coefficients, RSS, (Z_j'Z_j)^{-1} and usability.
+def moment_sums(ZtZ, Zty, yty_j, n_j, rel_tol):
+    """Sums over groups of per-group least squares of y on Z, for a moment estimate.
 
-    A group is usable when it has more rows than columns and the Cholesky
+    A group counts when it has more rows than columns and the Cholesky
     pivots of Z_j'Z_j / trace stay above ``rel_tol`` (not near-singular).
+    Returns (m groups counted, sum b_j, sum b_j b_j', sum (Z_j'Z_j)^{-1},
+    sum of RSS, sum of residual df), with b_j the group's coefficients.
     """
     J, q = ZtZ.shape[0], ZtZ.shape[1]
-    b = np.zeros((J, q))
-    rss = np.zeros(J)
-    Sinv = np.zeros((J, q, q))
-    usable = np.zeros(J, dtype=np.bool_)
     S = np.empty((q, q))
+    Linv = np.zeros((q, q))
+    Si = np.empty((q, q))
+    bj = np.empty(q)
+    sb = np.zeros(q)
+    sbb = np.zeros((q, q))
+    sSi = np.zeros((q, q))
+    rss = 0.0
+    df = 0.0
+    m = 0
     for j in range(J):
         tr = 0.0
         for a in range(q):
@@ -460,16 +500,32 @@ def group_ols(ZtZ, Zty, yty_j, n_j, rel_tol):
                 ok = False
         if not ok:
             continue
-        Si = inverse_from_factor(S) / tr
-        usable[j] = True
+        # (Z_j'Z_j)^{-1} = L^{-T} L^{-1} / tr, with L = chol(Z_j'Z_j / tr)
+        for c in range(q):
+            for i in range(c, q):
+                v = 1.0 if i == c else 0.0
+                for t in range(c, i):
+                    v -= S[i, t] * Linv[t, c]
+                Linv[i, c] = v / S[i, i]
         for a in range(q):
-            s = 0.0
             for c in range(q):
-                s += Si[a, c] * Zty[j, c]
-                Sinv[j, a, c] = Si[a, c]
-            b[j, a] = s
+                v = 0.0
+                for t in range(max(a, c), q):
+                    v += Linv[t, a] * Linv[t, c]
+                Si[a, c] = v / tr
         fit = 0.0
         for a in range(q):
-            fit += b[j, a] * Zty[j, a]
-        rss[j] = yty_j[j] - fit
-    return b, rss, Sinv, usable
+            v = 0.0
+            for c in range(q):
+                v += Si[a, c] * Zty[j, c]
+            bj[a] = v
+            fit += v * Zty[j, a]
+        m += 1
+        rss += yty_j[j] - fit
+        df += n_j[j] - q
+        for a in range(q):
+            sb[a] += bj[a]
+            for c in range(q):
+                sbb[a, c] += bj[a] * bj[c]
+                sSi[a, c] += Si[a, c]
+    return m, sb, sbb, sSi, rss, df

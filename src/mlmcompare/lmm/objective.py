@@ -105,10 +105,9 @@ class ThetaLayout:
         Lambda Lambda' (hence the likelihood) is unchanged; the result has
         a non-negative diagonal as lme4 reports it.
         """
-        Lam = self.make_lambda(theta)
-        d = np.diag(Lam)
-        Lam = Lam * np.where(d < 0, -1.0, 1.0)[None, :]
-        return self.theta_from_lambda(Lam)
+        theta = np.asarray(theta, dtype=float)
+        diag_of_col = np.flatnonzero(self.is_diag)  # theta index of each column's diagonal
+        return theta * np.where(theta[diag_of_col] < 0, -1.0, 1.0)[self.cols]
 
 
 def make_layout(block_sizes: Sequence[int]) -> ThetaLayout:

@@ -144,14 +144,13 @@ def moment_start(stats: SufficientStats, layout: ThetaLayout) -> np.ndarray:
     few groups can be fitted on their own.
     """
     q = stats.q
-    b, rss, Sinv, usable = kernels.group_ols(stats.ZtZ, stats.Zty, stats.yty_j, stats.n_j, 1e-8)
-    if usable.sum() <= q + 1:
+    m, sb, sbb, sSi, rss, df = kernels.moment_sums(stats.ZtZ, stats.Zty, stats.yty_j,
+                                                   stats.n_j, 1e-8)
+    if m <= q + 1 or not rss > 0:
         return layout.start()
-    b, Si = b[usable], Sinv[usable]
-    s2 = float(rss[usable].sum() / (stats.n_j[usable] - q).sum())
-    if not s2 > 0:
-        return layout.start()
-    G = (np.atleast_2d(np.cov(b.T)) - s2 * Si.mean(axis=0)) / s2
+    s2 = rss / df
+    spread = (sbb - np.outer(sb, sb) / m) / (m - 1)  # covariance of the b_j
+    G = (spread - s2 * sSi / m) / s2
     G = G * (layout.block_index[:, None] == layout.block_index[None, :])
     w, V = np.linalg.eigh(G)
     w = np.maximum(w, 1e-2 * max(float(w.max()), 1e-2))
