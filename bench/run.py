@@ -20,6 +20,9 @@ Sections (all REML, model ``response ~ slope * factor + (1 + slope | group)``):
   fitted from the path (time; peak memory in a child process,
   ``bench/memory_probe.py``) and as a Dask DataFrame on a local 2-worker
   cluster (time; estimates against the single-process fit).
+* pipeline: ``snakemake --cores 2`` on ``hs`` with the Monte Carlo study off,
+  cold and rerun with nothing changed (``bench/bench_pipeline.py``; not with
+  ``--quick`` or ``--no-pipeline``).
 
 Tools: ``ours: lmm.fit`` end to end from the data frame in memory (the
 reference, as ``lmer()`` is timed), ``ours: fit_from_stats`` (the engine
@@ -29,7 +32,7 @@ alone, from prepared sufficient statistics), ``ours: lmm.fit(parquet)`` and
 
 Run from the repository root::
 
-    .venv/bin/python bench/run.py            # everything, about half an hour on 2 cores
+    .venv/bin/python bench/run.py            # everything, about 5 minutes on 2 quiet cores
     .venv/bin/python bench/run.py --quick    # smoke run, writes results/quick.*
     .venv/bin/python bench/run.py --max-rows 1e6 --repeats 3
 """
@@ -97,6 +100,7 @@ from bench_common import (  # noqa: E402
     tool_record,
     unavailable_record,
 )
+from bench_pipeline import time_pipeline  # noqa: E402
 from bench_report import evaluate_targets, machine_info, write_reports  # noqa: E402
 from bench_scaling import (  # noqa: E402
     WARMUP_ROWS,
@@ -384,6 +388,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--blas-threads", type=int, default=1,
                    help="BLAS threads for numpy (and R's child process); default 1, as lme4 "
                         "runs single-threaded; 0 leaves the library default")
+    p.add_argument("--no-pipeline", action="store_true",
+                   help="skip timing the Snakemake pipeline on hs (cold run and rerun; about a "
+                        "minute; off anyway with --quick)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (it is off anyway when stderr is not a terminal)")
     args = p.parse_args(argv)
@@ -435,6 +442,10 @@ def main(argv: list[str] | None = None) -> int:
                                               dataframe_estimates(sweep, args.parquet_rows))
         finally:
             progress.close()
+        pipeline = None
+        if not (args.quick or args.no_pipeline):
+            print("[pipeline] snakemake on hs, cold then rerun ...", file=sys.stderr, flush=True)
+            pipeline = time_pipeline(REPO_ROOT, tmpdir)
     report = {
         "command": command.strip(),
         "machine": {**machine_info(lme4_available, BLAS_THREAD_VARS), "load_average_before": load_before},
@@ -442,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         "cases": case_results,
         "sweep": {"rows_per_group": ROWS_PER_GROUP, "points": sweep},
         "out_of_core": out_of_core,
+        "pipeline": pipeline,
     }
     report["targets"] = evaluate_targets(report)
     stem = "quick" if args.quick else "latest"

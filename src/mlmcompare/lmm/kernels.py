@@ -227,17 +227,32 @@ def fixed_pass(XtX, Xty, yty, CtC, Ctc, ctc):
 
 
 @_jit
+def _inverse_into(L, Linv, Ainv):
+    """Ainv <- (L L')^{-1} for a lower-triangular L, through Linv = L^{-1} (scratch)."""
+    k = L.shape[0]
+    for c in range(k):
+        for i in range(c):
+            Linv[i, c] = 0.0
+        for i in range(c, k):
+            s = 1.0 if i == c else 0.0
+            for t in range(c, i):
+                s -= L[i, t] * Linv[t, c]
+            Linv[i, c] = s / L[i, i]
+    for a in range(k):
+        for b in range(k):
+            s = 0.0
+            for t in range(max(a, b), k):
+                s += Linv[t, a] * Linv[t, b]
+            Ainv[a, b] = s
+
+
+@_jit
 def inverse_from_factor(LX):
     """A^{-1} from the lower Cholesky factor of A."""
     p = LX.shape[0]
-    Linv = np.zeros((p, p))
-    for c in range(p):
-        for i in range(c, p):
-            s = 1.0 if i == c else 0.0
-            for t in range(c, i):
-                s -= LX[i, t] * Linv[t, c]
-            Linv[i, c] = s / LX[i, i]
-    return Linv.T @ Linv
+    Ainv = np.empty((p, p))
+    _inverse_into(LX, np.empty((p, p)), Ainv)
+    return Ainv
 
 
 @_jit
@@ -474,7 +489,7 @@ def moment_sums(ZtZ, Zty, yty_j, n_j, rel_tol):
     """
     J, q = ZtZ.shape[0], ZtZ.shape[1]
     S = np.empty((q, q))
-    Linv = np.zeros((q, q))
+    Linv = np.empty((q, q))
     Si = np.empty((q, q))
     bj = np.empty(q)
     sb = np.zeros(q)
@@ -500,19 +515,11 @@ def moment_sums(ZtZ, Zty, yty_j, n_j, rel_tol):
                 ok = False
         if not ok:
             continue
-        # (Z_j'Z_j)^{-1} = L^{-T} L^{-1} / tr, with L = chol(Z_j'Z_j / tr)
-        for c in range(q):
-            for i in range(c, q):
-                v = 1.0 if i == c else 0.0
-                for t in range(c, i):
-                    v -= S[i, t] * Linv[t, c]
-                Linv[i, c] = v / S[i, i]
+        # (Z_j'Z_j)^{-1} = (L L')^{-1} / tr, with L = chol(Z_j'Z_j / tr)
+        _inverse_into(S, Linv, Si)
         for a in range(q):
             for c in range(q):
-                v = 0.0
-                for t in range(max(a, c), q):
-                    v += Linv[t, a] * Linv[t, c]
-                Si[a, c] = v / tr
+                Si[a, c] /= tr
         fit = 0.0
         for a in range(q):
             v = 0.0
