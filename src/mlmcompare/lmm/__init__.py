@@ -13,6 +13,10 @@ mkMerMod):
     LmmResult       fixed effects, Satterthwaite df, variance components,
                     BLUPs, fitted values, verdicts                     (result.py, satterthwaite.py)
 
+The loops over rows and over groups, and the optimizer's BFGS search, are
+compiled with numba (kernels.py); everything else is numpy.  Tables and the
+Satterthwaite set-up of a result are built on first use.
+
 Public entry points
 -------------------
 ``fit(formula, data, reml=True)``
