@@ -14,7 +14,6 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from . import betaspace, diagnostics, effects, firstlook, robust, secondexample
 from .spec import ModelSpec
 
 LOOK_TABLES = ["school_lines", "school_lines_by", "quantiles", "counts", "variables", "effects", "ellipses", "tests"]
@@ -47,6 +46,10 @@ class Part1Settings:
 
 def look_tables(data: pd.DataFrame, schools: pd.DataFrame, spec: ModelSpec, settings: Part1Settings) -> dict[str, pd.DataFrame]:
     """Sections 1-3: school lines, quantiles, counts, variables, effects, ellipses, tests."""
+    # imported here: the workflow's rule files import this module for its
+    # table names, and Snakemake parses them on every run, even a no-op rerun
+    from . import betaspace, effects, firstlook
+
     by = settings.by_factor if settings.by_factor in data.columns else None
     factors = [spec.level2_factor] + ([by] if by else [])
     return {
@@ -65,6 +68,8 @@ def methods_tables(data: pd.DataFrame, schools: pd.DataFrame, spec: ModelSpec, s
     """Sections 4-5: robust SEs, Hausman, residuals, BLUPs, influence, effect
     grid, R^2, variance components, and the second example (empty when its
     factor is not in the data)."""
+    from . import diagnostics, robust, secondexample  # see look_tables
+
     fit = diagnostics.fit_mixed(data, spec)
     if settings.second_factor and settings.second_factor in data.columns:
         second = secondexample.second_example(data, spec, settings.second_factor, settings.second_reference)

@@ -24,7 +24,6 @@ import pandas as pd
 
 from .contextual import add_contextual, school_summary
 from .data import load_data
-from .methods import fit_method
 from .spec import ModelSpec, spec_from_config
 from .tidy import read_table, sha256_file, write_frame_atomic, write_method_result, write_text_atomic
 
@@ -74,6 +73,10 @@ def run_method(method: str, data_path: str | Path, spec: ModelSpec, outputs: Map
     """Fit one method on the prepared data and write its tables; returns seconds."""
     data = read_table(data_path)
     start = time.perf_counter()
+    # imported here: the rule files import this module, and a no-op rerun
+    # should not pay for the estimation code
+    from .methods import fit_method
+
     result = fit_method(method, data, spec)
     seconds = time.perf_counter() - start
     write_method_result(result, outputs)

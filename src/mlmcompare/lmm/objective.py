@@ -105,9 +105,16 @@ class ThetaLayout:
         Lambda Lambda' (hence the likelihood) is unchanged; the result has
         a non-negative diagonal as lme4 reports it.
         """
-        theta = np.asarray(theta, dtype=float)
+        return np.asarray(theta, dtype=float) * self.column_signs(theta)
+
+    def column_signs(self, theta: np.ndarray) -> np.ndarray:
+        """(k,) -1 for the elements of columns whose diagonal is negative, else 1.
+
+        The deviance is invariant under these flips, so its gradient at the
+        flipped point is the gradient times the same signs.
+        """
         diag_of_col = np.flatnonzero(self.is_diag)  # theta index of each column's diagonal
-        return theta * np.where(theta[diag_of_col] < 0, -1.0, 1.0)[self.cols]
+        return np.where(np.asarray(theta)[diag_of_col] < 0, -1.0, 1.0)[self.cols]
 
 
 def make_layout(block_sizes: Sequence[int]) -> ThetaLayout:
