@@ -19,17 +19,18 @@ This module owns the optimizer stage (lme4's optimizeLmer).  The strategy:
    other elements re-optimised) when that costs no more than ``SNAP_TOL`` in
    deviance, so that singular fits are reported as lme4 reports them.
 4. A few Newton steps on the free elements, with the Hessian from forward
-   differences of the analytic gradient: L-BFGS-B stops when the deviance
+   differences of the analytic gradient: BFGS stops when the deviance
    no longer changes in double precision, which in flat directions can
    leave theta ~1e-6 away from the stationary point; Newton on the gradient
    pins it to ~1e-10 (this is what makes variance components reproducible
-   to 1e-5 relative).
+   to 1e-5 relative).  A step is judged against the rounding of the
+   deviance (1e-12 of its size), which for millions of rows is far above
+   ``SNAP_TOL``.
 5. Diagonal elements at exactly 0 are probed on both sides (a start on the
    boundary would otherwise never leave it, the gradient being 0 there).
 6. Verdict from the projected gradient; if it is not small, a
    derivative-free bounded search (Powell) and further L-BFGS-B starts
-   (lme4's identity start among them) run,
-   and the best point wins.
+   (lme4's identity start among them) run, and the best point wins.
 
 Every objective evaluation is counted for the optimizer summary.
 """
