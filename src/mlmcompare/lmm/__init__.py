@@ -141,14 +141,11 @@ def _fit_frame(formula: str, data: pd.DataFrame, reml: bool,
                theta_start: Sequence[float] | None,
                levels: Mapping[str, Sequence] | None) -> LmmResult:
     """The in-memory fit: the rows are kept for fitted values and residuals."""
+    design = build_design(formula, data, levels=levels)
     if levels:
-        # declared levels are checked as for files, then given as Categoricals
-        from .sources import check_declared_levels, with_declared_levels
+        from .sources import check_declared_levels  # refused as it is for files
 
-        spec = row_spec(formula, data, levels=levels)
-        check_declared_levels(spec, levels)
-        data = with_declared_levels(data, spec, levels)
-    design = build_design(formula, data)
+        check_declared_levels(design.spec, levels)
     stats = sufficient_stats(design.X, design.Z, design.y, design.codes, levels=design.levels)
     return fit_stages(
         stats, design.block_sizes, reml, theta_start,

@@ -674,11 +674,15 @@ def _group_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.intp), np.asarray(levels)
 
 
-def build_design(formula: str | ParsedFormula, data: pd.DataFrame) -> Design:
-    """Validate the inputs and build y, X, Z and group codes (see module docstring)."""
+def build_design(formula: str | ParsedFormula, data: pd.DataFrame, *,
+                 levels: Mapping[str, Sequence] | None = None) -> Design:
+    """Validate the inputs and build y, X, Z and group codes (see module docstring).
+
+    ``levels`` declares the levels of factor columns, as for :func:`row_spec`.
+    """
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    spec = row_spec(formula, data)
+    spec = row_spec(formula, data, levels=levels)
     m = spec.matrices(data)
     codes, levels = _group_codes(data[spec.group])
     n = m.y.shape[0]

@@ -57,7 +57,6 @@ __all__ = [
     "DEFAULT_BATCH_ROWS",
     "formula_columns",
     "check_declared_levels",
-    "with_declared_levels",
     "located_matrices",
     "shifts_from_first_chunk",
     "chunk_stats",
@@ -120,31 +119,6 @@ def check_declared_levels(spec: RowSpec, levels: LevelsArg) -> None:
             f"levels= names column(s) {', '.join(map(repr, stray))}, which are not factor "
             f"columns of the fixed part {spec.parsed.fixed!r} (factor columns: {factors})"
         )
-
-
-def with_declared_levels(data: pd.DataFrame, spec: RowSpec, levels: LevelsArg) -> pd.DataFrame:
-    """``data`` with each declared factor column as a Categorical of its fixed levels.
-
-    For the in-memory fit, whose design is built from the whole frame; a
-    value outside the declared levels is refused as it is for a chunk.
-    """
-    out = {}
-    for col in levels or {}:
-        values, fixed = data[col], list(spec.levels[col])
-        codes = _codes_among(values, pd.Index(fixed))
-        missing = values.isna().to_numpy()  # refused later, as missing values
-        checks.check_known_levels(values, np.where(missing, 0, codes), col, fixed)
-        out[col] = pd.Categorical.from_codes(np.where(missing, -1, codes), categories=fixed)
-    return data.assign(**out) if out else data
-
-
-def _codes_among(values: pd.Series, levels: pd.Index) -> np.ndarray:
-    """Position of each value among ``levels``, -1 outside them (and for missing values)."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        own = values.cat.codes.to_numpy()
-        mapped = levels.get_indexer(values.cat.categories)
-        return np.where(own >= 0, mapped[own], -1)
-    return levels.get_indexer(values)
 
 
 # ------------------------------------------------------------ one code path
