@@ -94,22 +94,30 @@ class _Counted:
         self.best_x: np.ndarray | None = None
         self._seen: dict[bytes, tuple[float, np.ndarray]] = {}
 
-    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+    def evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """Deviance and gradient at x as computed (inf where undefined), counted."""
         # the stages often come back to a point evaluated a few calls before
         x = np.asarray(x, dtype=float)
-        key = x.tobytes()
-        if key in self._seen:
-            f, g = self._seen[key]
-            return f, g.copy()
-        self.n += 1
+        known = self._seen.get(x.tobytes())
+        if known is not None:
+            return known[0], known[1].copy()
         f, g = self.fun(x)
+        self.record(x, f, g)
+        return f, np.array(g, dtype=float)
+
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """:meth:`evaluate` for the line searches: kept away from broken regions."""
+        f, g = self.evaluate(x)
         if not np.isfinite(f):
-            # keep a line search away from numerically broken regions
-            f, g = 1e300, np.zeros_like(x)
-        elif f < self.best_f:
-            self.best_f, self.best_x = f, x.copy()
+            return 1e300, np.zeros_like(g)
+        return f, g
+
+    def record(self, x: np.ndarray, f: float, g: np.ndarray, evaluations: int = 1) -> None:
+        """Count evaluations that reached x, and remember x (and whether it is the best)."""
+        self.n += int(evaluations)
+        if np.isfinite(f) and f < self.best_f:
+            self.best_f, self.best_x = float(f), np.array(x, dtype=float)
         self.remember(x, f, g)
-        return f, g.copy()
 
     def normalized(self, x: np.ndarray) -> np.ndarray:
         """layout.normalize(x), with its deviance and gradient known if x's are."""
@@ -172,10 +180,7 @@ def moment_start(stats: SufficientStats, layout: ThetaLayout) -> np.ndarray:
 def _quasi_newton(obj: _Counted, x0: np.ndarray) -> tuple[np.ndarray, float]:
     """The compiled BFGS search (unbounded); its evaluations are counted."""
     x, f, g, nev, _status = obj.fun.minimize(x0)
-    obj.n += int(nev)
-    if np.isfinite(f) and f < obj.best_f:
-        obj.best_f, obj.best_x = float(f), np.array(x, dtype=float)
-    obj.remember(x, f, g)
+    obj.record(x, f, g, evaluations=nev)
     return np.array(x, dtype=float), float(f)
 
 
@@ -320,7 +325,7 @@ def _optimize_unit_scale(
         if not escaped:
             break
 
-    f_chk, g = obj(x)
+    f_chk, g = obj.evaluate(x)  # as computed: a broken point must not pass as converged
     pg = _projected_gradient(layout, x, g)
     gnorm = float(np.max(np.abs(pg))) if pg.size else 0.0
 
@@ -340,8 +345,7 @@ def _optimize_unit_scale(
         if obj.best_x is not None and obj.best_f < f:
             x, f = layout.normalize(obj.best_x), obj.best_f
             x, f, _ = _snap(obj, layout, x, f)
-        f_chk, g = obj.fun(x)
-        obj.n += 1
+        f_chk, g = obj.evaluate(x)
         pg = _projected_gradient(layout, x, g)
         gnorm = float(np.max(np.abs(pg))) if pg.size else 0.0
 
