@@ -143,9 +143,7 @@ class Evaluation:
     theta: np.ndarray
     Lam: np.ndarray  # (q, q)
     L: np.ndarray  # (J, q, q) per-group Cholesky factors
-    c: np.ndarray  # (J, q)  L_j^{-1} Lambda' Z_j'y
-    C: np.ndarray  # (J, q, p) L_j^{-1} Lambda' Z_j'X
-    K: np.ndarray  # (J, q, q) L_j^{-1} Lambda' Z_j'Z_j
+    sol: np.ndarray  # (J, q, 1+p+q) L_j^{-1} Lambda' [Z_j'y, Z_j'X, Z_j'Z_j] = [c, C, K]
     A: np.ndarray  # (p, p) R_X'R_X = X'V0^{-1}X
     LX: np.ndarray  # (p, p) lower Cholesky factor of A (= R_X')
     gamma: np.ndarray  # (p,) fixed effects in shifted coordinates
@@ -155,6 +153,21 @@ class Evaluation:
     nobs: int
     p: int
     ok: bool = True
+
+    @property
+    def c(self) -> np.ndarray:
+        """(J, q) L_j^{-1} Lambda' Z_j'y."""
+        return self.sol[:, :, 0]
+
+    @property
+    def C(self) -> np.ndarray:
+        """(J, q, p) L_j^{-1} Lambda' Z_j'X."""
+        return self.sol[:, :, 1 : 1 + self.p]
+
+    @property
+    def K(self) -> np.ndarray:
+        """(J, q, q) L_j^{-1} Lambda' Z_j'Z_j."""
+        return self.sol[:, :, 1 + self.p :]
 
     def deviance(self, reml: bool) -> float:
         if not self.ok:
@@ -174,7 +187,6 @@ def evaluate(stats: SufficientStats, layout: ThetaLayout, theta: np.ndarray) -> 
     L = np.zeros((J, q, q))
     sol = np.zeros((J, q, 1 + p + q))
     CtC, Ctc, ctc, ldL2, ok = kernels.group_pass(Lam, stats.ZtZ, stats.ZtX, stats.Zty, L, sol)
-    c, C, K = sol[:, :, 0], sol[:, :, 1 : 1 + p], sol[:, :, 1 + p :]
     nobs = stats.nobs
     if ok:
         A, LX, gamma, r2, ldRX2, ok = kernels.fixed_pass(stats.XtX, stats.Xty, stats.yty,
@@ -182,7 +194,7 @@ def evaluate(stats: SufficientStats, layout: ThetaLayout, theta: np.ndarray) -> 
     else:
         A, LX, gamma, r2, ldRX2 = (np.full((p, p), np.nan), np.full((p, p), np.nan),
                                    np.full(p, np.nan), np.nan, np.nan)
-    return Evaluation(theta, Lam, L, c, C, K, A, LX, gamma, float(r2), float(ldL2),
+    return Evaluation(theta, Lam, L, sol, A, LX, gamma, float(r2), float(ldL2),
                       float(ldRX2), nobs, p, ok=bool(ok))
 
 
@@ -198,9 +210,8 @@ def _gradient_pieces(stats: SufficientStats, ev: Evaluation, reml: bool, want_P:
     """M, W = sum w w', and (REML) sum_j P_j A^{-1} P_j' as q x q matrices; P if asked."""
     J, q, p = stats.ngroups, ev.Lam.shape[0], ev.p
     with_pap = bool(reml and p)
-    sol = np.concatenate([ev.c[:, :, None], ev.C, ev.K], axis=2)
     P = np.empty((J if want_P else 0, q, p))
-    M, W, PAP = kernels.gradient_pieces(stats.ZtZ, stats.ZtX, stats.Zty, sol, ev.gamma,
+    M, W, PAP = kernels.gradient_pieces(stats.ZtZ, stats.ZtX, stats.Zty, ev.sol, ev.gamma,
                                         _ainv(ev) if with_pap else np.zeros((p, p)), with_pap, P)
     return M, W, (PAP if with_pap else None), P
 
