@@ -108,28 +108,6 @@ def _cholesky_in_place(M) -> bool:
 
 
 @_jit
-def _cholesky_of_group(L, j) -> bool:
-    """:func:`_cholesky_in_place` on L[j], indexing the stack (no view per group)."""
-    k = L.shape[1]
-    for c in range(k):
-        s = L[j, c, c]
-        for t in range(c):
-            s -= L[j, c, t] * L[j, c, t]
-        if not s > 0.0:
-            return False
-        d = np.sqrt(s)
-        L[j, c, c] = d
-        for i in range(c + 1, k):
-            s = L[j, i, c]
-            for t in range(c):
-                s -= L[j, i, t] * L[j, c, t]
-            L[j, i, c] = s / d
-        for i in range(c):
-            L[j, i, c] = 0.0
-    return True
-
-
-@_jit
 def group_pass(Lam, ZtZ, ZtX, Zty, L, sol):
     """Per-group factors and solves, written into L (J, q, q) and sol (J, q, 1+p+q).
 
@@ -158,7 +136,7 @@ def group_pass(Lam, ZtZ, ZtX, Zty, L, sol):
                 for c in range(q):
                     s += T[a, c] * Lam[c, b]
                 L[j, a, b] = s
-        if not _cholesky_of_group(L, j):
+        if not _cholesky_in_place(L[j]):
             return CtC, Ctc, ctc, ld, False
         for a in range(q):
             s = 0.0

@@ -1,7 +1,8 @@
 """Per-group sufficient statistics of a one-factor linear mixed model.
 
 This module owns the only pass over the rows (compiled, in
-:func:`mlmcompare.lmm.kernels.accumulate_rows`: one loop in row order, no sort).  For each group j it stores
+:func:`mlmcompare.lmm.kernels.accumulate_rows`: one loop in row order, no
+sort).  For each group j it stores
 Z_j'Z_j (q x q), Z_j'X_j (q x p), Z_j'y_j (q) and the row count n_j, plus the
 totals X'X, X'y, y'y and n; everything after this stage (objective,
 optimizer, standard errors, Satterthwaite df, BLUPs) works on these arrays
