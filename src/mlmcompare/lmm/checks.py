@@ -38,15 +38,22 @@ def _show_rows(index: pd.Index, mask: np.ndarray, k: int = 5) -> str:
     return ", ".join(str(r) for r in rows) + more
 
 
-def check_columns_exist(data: pd.DataFrame, columns: Iterable[str], where: str) -> None:
-    """Every variable named by the formula must be a column of ``data``."""
-    missing = [c for c in columns if c not in data.columns]
+def check_columns_exist(data: pd.DataFrame | Iterable[str], columns: Iterable[str],
+                        where: str) -> None:
+    """Every variable named by the formula must be a column of ``data``.
+
+    ``data`` is a frame, or the column names of one not read yet (a
+    parquet schema, a Dask frame's columns).
+    """
+    available = [str(c) for c in (data.columns if isinstance(data, pd.DataFrame) else data)]
+    known = set(available)
+    missing = [c for c in columns if c not in known]
     if missing:
         names = ", ".join(repr(c) for c in missing)
         raise ValueError(
             f"unknown column {names} in {where}; the data has columns "
-            f"{', '.join(map(str, data.columns[:20]))}"
-            + (" ..." if len(data.columns) > 20 else "")
+            f"{', '.join(available[:20])}"
+            + (" ..." if len(available) > 20 else "")
         )
 
 

@@ -47,7 +47,7 @@ from formulaic.errors import DataMismatchWarning
 from . import checks
 from .formula import ParsedFormula, _split_top, parse_formula
 
-__all__ = ["Design", "build_design", "RowSpec", "ChunkMatrices", "row_spec"]
+__all__ = ["Design", "build_design", "RowSpec", "ChunkMatrices", "row_spec", "formula_columns"]
 
 #: the names of a fixed-effects term's factors (data columns), as written
 Term = tuple[str, ...]
@@ -553,6 +553,16 @@ def _read_formula(formula: str | ParsedFormula):
     return parsed, fast, simple_bars, fixed_vars, random_vars
 
 
+def formula_columns(formula: str | ParsedFormula) -> tuple[str, ...]:
+    """The data columns a formula reads: response, group, fixed and random variables.
+
+    Known before any row is read, so that a file can be read for these columns only.
+    """
+    parsed, _, _, fixed_vars, random_vars = _read_formula(formula)
+    return tuple(dict.fromkeys([parsed.response, parsed.group, *fixed_vars,
+                                *(v for vs in random_vars for v in vs)]))
+
+
 def row_spec(formula: str | ParsedFormula, first: pd.DataFrame, *,
              levels: Mapping[str, Sequence] | None = None) -> RowSpec:
     """Fix, from a first chunk of rows, how every chunk becomes model matrices.
@@ -579,8 +589,7 @@ def row_spec(formula: str | ParsedFormula, first: pd.DataFrame, *,
     for bar, vs in zip(parsed.bars, random_vars):
         checks.check_columns_exist(first, vs, f"random term {bar}")
     checks.check_columns_exist(first, [parsed.group], "the grouping factor")
-    used = tuple(dict.fromkeys([parsed.response, parsed.group, *fixed_vars,
-                                *(v for vs in random_vars for v in vs)]))
+    used = formula_columns(parsed)
     for bar, vs in zip(parsed.bars, random_vars):
         checks.check_numeric_random(first, vs, str(bar))
 

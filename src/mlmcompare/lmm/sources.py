@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from . import checks
-from .design import ChunkMatrices, RowSpec, row_spec
+from .design import ChunkMatrices, RowSpec, formula_columns, row_spec
 from .formula import ParsedFormula, parse_formula
 from .stats import SufficientStats, default_shifts, sufficient_stats
 
@@ -76,37 +76,6 @@ LevelsArg = Mapping[str, Sequence[Any]] | None
 # --------------------------------------------------------------------- columns
 def _parsed(formula: str | ParsedFormula) -> ParsedFormula:
     return parse_formula(formula) if isinstance(formula, str) else formula
-
-
-def _formula_variables(expr: str) -> list[str]:
-    import formulaic
-
-    try:
-        return sorted(str(v) for v in formulaic.Formula(expr).required_variables)
-    except Exception as exc:  # formulaic's parser errors, re-worded
-        raise ValueError(f"cannot parse formula part {expr!r}: {exc}") from exc
-
-
-def formula_columns(formula: str | ParsedFormula) -> tuple[str, ...]:
-    """The data columns a formula reads: response, group, fixed and random variables.
-
-    Known before any row is read, so that a file is read for these columns only.
-    """
-    parsed = _parsed(formula)
-    cols = [parsed.response, parsed.group, *_formula_variables(parsed.fixed)]
-    for bar in parsed.bars:
-        cols.extend(_formula_variables(bar.expr))
-    return tuple(dict.fromkeys(cols))
-
-
-def _check_columns_present(available: Iterable[str], wanted: Sequence[str], where: str) -> None:
-    have = set(available)
-    missing = [c for c in wanted if c not in have]
-    if missing:
-        raise ValueError(
-            f"unknown column {', '.join(map(repr, missing))} in {where}; the formula "
-            f"needs {', '.join(map(repr, wanted))}"
-        )
 
 
 # ------------------------------------------------------------ declared levels
@@ -172,12 +141,16 @@ def stats_from_chunks(
 
     Each chunk is dropped as soon as its statistics are taken.
     """
+    return _sum_in_order(chunk_stats(spec, chunk, shifts, where)
+                         for where, chunk in chunks if len(chunk))
+
+
+def _sum_in_order(parts: Iterable[SufficientStats | None]) -> SufficientStats | None:
+    """Left-to-right sum of statistics (a fixed reduction order); None parts are empty."""
     total: SufficientStats | None = None
-    for where, chunk in chunks:
-        if len(chunk) == 0:
-            continue
-        s = chunk_stats(spec, chunk, shifts, where)
-        total = s if total is None else total + s
+    for s in parts:
+        if s is not None:
+            total = s if total is None else total + s
     return total
 
 
@@ -291,7 +264,7 @@ class ParquetSource:
         wanted = formula_columns(self.parsed)
         for f in self.files:
             pf = _open_parquet(f)
-            _check_columns_present(pf.schema_arrow.names, wanted, f"parquet file {str(f)!r}")
+            checks.check_columns_exist(pf.schema_arrow.names, wanted, f"parquet file {str(f)!r}")
             self.nrows += pf.metadata.num_rows
         self._read_columns = wanted  # until the spec says which columns it uses
         where, first = next(self.located_chunks(), (None, None))
@@ -394,7 +367,7 @@ class DaskSource:
                  progress: bool = False):
         self.parsed = _parsed(formula)
         wanted = formula_columns(self.parsed)
-        _check_columns_present(map(str, frame.columns), wanted, "the Dask DataFrame")
+        checks.check_columns_exist(list(frame.columns), wanted, "the Dask DataFrame")
         self.progress = bool(progress)
         self.frame = frame[list(wanted)]
         self.npartitions = int(self.frame.npartitions)
@@ -449,11 +422,12 @@ class DaskSource:
 
     def sufficient_stats(self) -> SufficientStats:
         """Statistics of every partition, added in partition order; checks on the sum."""
-        total: SufficientStats | None = None
         with _progress(self.progress, total=self.npartitions, unit="partition",
                        desc="lmm: partition statistics") as bar:
-            for s in self._partition_results():
-                if s is not None:  # an empty partition
-                    total = s if total is None else total + s
-                bar.update(1)
+            def counted() -> Iterator[SufficientStats | None]:  # None: an empty partition
+                for s in self._partition_results():
+                    yield s
+                    bar.update(1)
+
+            total = _sum_in_order(counted())
         return check_accumulated(total, self.spec, "the Dask DataFrame")
