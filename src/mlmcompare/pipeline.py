@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -154,16 +155,15 @@ def write_provenance(
     benchmarks: Sequence[str | Path] = (),
     root: str | Path = ".",
 ) -> dict[str, Any]:
-    """Any handout's manifest: what it is (`header`), input and output sha256
-    (paths relative to the manifest's folder where they lie under it), the
-    settings, package versions, git commit, creation time and step run times."""
+    """Any handout's manifest: what it is (`header`), input and output sha256,
+    the settings, package versions, git commit, creation time and step run
+    times. Every path is stored relative to the manifest's folder, so the
+    manifest reads the same from any working directory and moves with its
+    results folder."""
     path = Path(path)
-    base = path.parent.resolve()
 
     def entry(p: str | Path) -> dict[str, str]:
-        p = Path(p)
-        rel = p.resolve().relative_to(base) if p.resolve().is_relative_to(base) else p
-        return {"path": str(rel), "sha256": sha256_file(p)}
+        return {"path": manifest_relative(p, path), "sha256": sha256_file(p)}
 
     manifest = {
         **header,
@@ -181,13 +181,23 @@ def write_provenance(
     return manifest
 
 
+def manifest_relative(file: str | Path, manifest: str | Path) -> str:
+    """`file`'s path as a manifest records it: relative to the manifest's folder
+    (with `..` where it lies outside it), in POSIX form."""
+    rel = os.path.relpath(Path(file).resolve(), Path(manifest).resolve().parent)
+    return Path(rel).as_posix()
+
+
 def load_manifest(path: str | Path) -> dict[str, Any]:
-    """The manifest, with output paths made absolute (relative to its folder)."""
+    """The manifest, with every input and output given an `abspath` (its
+    recorded path resolved against the manifest's folder) and a `name` (the
+    file's name, for display)."""
     path = Path(path).resolve()
     manifest = json.loads(path.read_text())
-    for item in manifest["outputs"].values():
-        p = Path(item["path"])
-        item["abspath"] = str(p if p.is_absolute() else path.parent / p)
+    for section in ("inputs", "outputs"):
+        for item in manifest[section].values():
+            item["abspath"] = str((path.parent / item["path"]).resolve())
+            item["name"] = Path(item["path"]).name
     return manifest
 
 
