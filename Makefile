@@ -1,6 +1,7 @@
 # Two commands for a fresh machine with Python 3.11+:
 #   make handout   install everything into .venv and build results/hs/handout.html
-#   make test      install everything into .venv and run the test suite
+#   make test      install everything into .venv and run the test suite (both tiers)
+#   make check     the fast tier only: in-process tests of every computation, no Snakemake run
 #   make study     the full Monte Carlo study (1000 replicates per scenario)
 #   make bench     benchmarks against statsmodels (and lme4 when Rscript is there), with
 #                  parquet and Dask fits; flags via BENCH_ARGS, e.g. make bench BENCH_ARGS=--quick
@@ -11,7 +12,7 @@ CORES ?= 2
 DATASETS ?=
 BENCH_ARGS ?=
 
-.PHONY: handout test study bench venv clean
+.PHONY: handout test check study bench venv clean
 
 venv: $(VENV)/.installed
 
@@ -36,7 +37,10 @@ bench: venv
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests
+
+check: venv
+	$(BIN)/python -m pytest tests/unit
 
 clean:
 	rm -rf results .snakemake

@@ -1,4 +1,5 @@
-"""Shared fixtures: paths and one real pipeline run on `hs` per test session."""
+"""Shared paths and helpers of both tiers: tests/unit (in-process, `make
+check`) and tests/e2e (one real pipeline run of the default config)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 GOLDEN = ROOT / "tests" / "golden"
+CONFIG = ROOT / "config" / "config.yaml"
+
+
+def default_config() -> dict:
+    """The committed default configuration (config/config.yaml)."""
+    return yaml.safe_load(CONFIG.read_text())
 
 
 @pytest.fixture(scope="session")
@@ -40,36 +47,40 @@ def run_snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(snakemake_cmd(*args), cwd=cwd, capture_output=True, text=True, env=env)
 
 
-def run_pipeline(folder: Path, dataset: str) -> Path:
-    """Run the whole pipeline on one dataset (fallback renderer, PDF on) into `folder`."""
-    results = folder / "results"
-    overrides = folder / "config.yaml"
-    # the designs handout has its own tests (tests/test_designs_*.py)
-    overrides.write_text(yaml.safe_dump({
-        "results": str(results), "run": [dataset], "report": {"pdf": True, "engine": "fallback"},
-        "designs": {"build": False},
-        # a token Monte Carlo study (3 scenarios, 4 replicates), so the handout's
-        # measured columns are exercised quickly; tests/test_study_*.py check its numbers
-        "study": {"replicates": 4, "chunk_size": 4, "scenarios": [
-            {"name": "J40_n30_none", "n_groups": 40, "mean_size": 30, "contextual": False},
-            {"name": "J40_n30_ctx", "n_groups": 40, "mean_size": 30, "contextual": True},
-            {"name": "J40_n30_t3", "n_groups": 40, "mean_size": 30, "contextual": False,
-             "random_effects": "t3", "baseline": "J40_n30_none"},
-        ]},
-    }))
-    proc = run_snakemake("--cores", "2", "--nolock", "--configfile", str(overrides))
-    if proc.returncode != 0:
-        pytest.fail(f"pipeline on {dataset} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
-    return results / dataset
+def build_dataset_tables(folder: Path, dataset: str) -> Path:
+    """Every table of one dataset's handout, computed in-process by the step
+    functions the workflow's adapters call, under `folder/<dataset>/`."""
+    from mlmcompare.ladder import ladder_tables
+    from mlmcompare.methods import METHODS
+    from mlmcompare.oneway import oneway_tables
+    from mlmcompare.part1 import Part1Settings, look_tables, methods_tables
+    from mlmcompare.pipeline import dataset_model, prepare_dataset, run_method
+    from mlmcompare.sectorgap import sector_gap_tables
+    from mlmcompare.shrinkage import shrinkage_tables
+    from mlmcompare.simexample import SimSettings, sim_tables
+    from mlmcompare.spec import spec_from_config
+    from mlmcompare.tidy import read_table, write_frame_atomic
 
-
-@pytest.fixture(scope="session")
-def hs_results(tmp_path_factory) -> Path:
-    """The results folder of one real pipeline run on `hs`."""
-    return run_pipeline(tmp_path_factory.mktemp("pipeline_hs"), "hs")
-
-
-@pytest.fixture(scope="session")
-def hsfull_results(tmp_path_factory) -> Path:
-    """The results folder of one real pipeline run on `hsfull`."""
-    return run_pipeline(tmp_path_factory.mktemp("pipeline_hsfull"), "hsfull")
+    config = default_config()
+    spec = spec_from_config(dataset_model(config, dataset))
+    out = folder / dataset
+    prepare_dataset(ROOT / config["datasets"][dataset]["file"], spec, out / "data.parquet", out / "schools.parquet", out / "data_report.json")
+    for method in METHODS:
+        run_method(method, out / "data.parquet", spec, {t: out / "methods" / method / f"{t}.parquet" for t in ("coef", "sector_lines", "fit")})
+    data, schools = read_table(out / "data.parquet"), read_table(out / "schools.parquet")
+    settings = Part1Settings.from_config(config.get("part1"), spec)
+    part2 = config.get("part2", {})
+    tables = {
+        "part1": {**look_tables(data, schools, spec, settings), **methods_tables(data, schools, spec, settings)},
+        "part2": {
+            **ladder_tables(data, spec),
+            **oneway_tables(data, schools, spec, part2.get("size_column", "Size")),
+            **shrinkage_tables(data, schools, spec),
+            **sector_gap_tables(data, spec, preferred_reference=str(part2.get("gap_reference", "Public")), seed=int(part2.get("seed", 2026))),
+            **sim_tables(SimSettings(seed=int(part2.get("seed", 2026)), n_schools=int(part2.get("sim_schools", 40)))),
+        },
+    }
+    for part, frames in tables.items():
+        for name, frame in frames.items():
+            write_frame_atomic(frame, out / part / f"{name}.parquet")
+    return out

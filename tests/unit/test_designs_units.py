@@ -17,7 +17,7 @@ from mlmcompare.designs.multcomp import paired_comparisons, pairwise_comparisons
 from mlmcompare.designs.oneway import fit_from_group_means
 from mlmcompare.designs.sphericity import epsilon_table, mauchly_test
 
-from .conftest import DATA, GOLDEN
+from ..conftest import DATA, GOLDEN
 
 GD = GOLDEN / "designs"
 

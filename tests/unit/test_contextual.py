@@ -9,7 +9,7 @@ from mlmcompare.contextual import add_contextual, school_summary
 from mlmcompare.data import load_data
 from mlmcompare.spec import HSB_SPEC
 
-from .conftest import DATA
+from ..conftest import DATA
 
 
 def test_contextual_columns():

@@ -16,7 +16,7 @@ import pytest
 from mlmcompare.ladder import LADDER, LADDER_TESTS
 from mlmcompare.tidy import read_table
 
-GOLDEN = Path(__file__).resolve().parent / "golden" / "ladder"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "ladder"
 CASES = [(ds, r.model, crit) for ds in ("hs", "hsfull") for r in LADDER for crit in ("REML", "ML")]
 
 

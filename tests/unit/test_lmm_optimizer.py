@@ -13,7 +13,7 @@ import pytest
 from mlmcompare import lmm
 from mlmcompare.lmm.objective import deviance_and_gradient
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]  # tests/
 DATA = HERE.parent / "data"
 GOLDEN = HERE / "golden" / "lme4"
 

@@ -18,7 +18,7 @@ import pytest
 from mlmcompare import lmm
 from mlmcompare.lmm import sources
 
-GOLDEN_DATA = Path(__file__).parent / "golden" / "data"
+GOLDEN_DATA = Path(__file__).parents[1] / "golden" / "data"
 HS_FORMULA = "mathach ~ ses * Sector + (1 + ses | school)"
 SLEEP_FORMULA = "Reaction ~ Days + (Days | Subject)"
 

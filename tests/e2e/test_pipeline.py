@@ -6,11 +6,14 @@ import base64
 import json
 import re
 
+from pathlib import Path
+
 import yaml
 
-from mlmcompare.tidy import sha256_file
+from mlmcompare.pipeline import load_manifest
+from mlmcompare.tidy import read_table, sha256_file
 
-from .conftest import DATA, ROOT, run_snakemake
+from ..conftest import DATA, ROOT, run_snakemake
 
 
 def test_dry_run_is_clean(tmp_path):
@@ -41,6 +44,36 @@ def test_outputs_exist_with_manifest_hashes(hs_results):
     assert manifest["versions"]["mlmcompare"] != "not installed"
     assert manifest["data_report"]["groups_per_level"] == {"Catholic": 21, "Public": 19}
     assert "method_mixed" in manifest["step_seconds"]
+
+
+def test_every_manifest_entry_reads_from_any_working_directory(default_run, tmp_path, monkeypatch):
+    """Each product's manifest names its files relative to its own folder:
+    every input and output resolves and hashes as recorded, wherever the
+    reader stands, and the tables load."""
+    monkeypatch.chdir(tmp_path)
+    products = {"hs": "handout.html", "designs": "designs.html"}
+    for folder, page in products.items():
+        manifest = load_manifest(default_run / folder / "manifest.json")
+        assert (default_run / folder / page).is_file(), page
+        entries = {**manifest["inputs"], **manifest["outputs"]}
+        assert entries
+        for key, item in entries.items():
+            assert not Path(item["path"]).is_absolute(), (folder, key)
+            path = Path(item["abspath"])
+            assert sha256_file(path) == item["sha256"], (folder, key)
+            if path.suffix == ".parquet":
+                read_table(path)
+    # the study summary lies outside results/hs/ and is still found
+    assert "study/summary" in load_manifest(default_run / "hs" / "manifest.json")["outputs"]
+
+
+def test_handout_has_every_part(hs_results):
+    manifest = json.loads((hs_results / "manifest.json").read_text())
+    assert {"part1/effects", "part1/tests", "part1/robust", "part1/influence"} <= set(manifest["outputs"])
+    html = (hs_results / "handout.html").read_text(encoding="utf-8")
+    for heading in ("A first look at the data", "Three effects of SES", "Lines in beta space", "The methods one by one", "Diagnostics and tests", "corrections to the source"):
+        assert heading in html
+    assert (hs_results / "handout.pdf").stat().st_size > 0
 
 
 def test_handout_html_has_tables_figure_and_math(hs_results):

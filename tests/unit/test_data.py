@@ -10,7 +10,7 @@ import pytest
 from mlmcompare.data import DataError, load_data
 from mlmcompare.spec import HSB_SPEC
 
-from .conftest import DATA
+from ..conftest import DATA
 
 
 def hs_lines() -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlmcompare.cli import main
 
-from .conftest import DATA
+from ..conftest import DATA
 
 
 def test_fit_prints_lme4_like_summary(capsys):

@@ -20,7 +20,7 @@ from mlmcompare.study.run import STUDY_METHODS
 from mlmcompare.study.summarise import summarise
 from mlmcompare.tidy import read_table
 
-from .conftest import run_snakemake
+from ..conftest import run_snakemake
 
 SCENARIOS = [
     {"name": "tiny_none", "n_groups": 8, "mean_size": 10, "contextual": False},

@@ -12,8 +12,8 @@ import pytest
 from mlmcompare import lmm
 from mlmcompare.lmm import TIDY_COLUMNS
 
-DATA = Path(__file__).parent.parent / "data"
-GOLDEN_DATA = Path(__file__).parent / "golden" / "data"
+DATA = Path(__file__).parents[2] / "data"
+GOLDEN_DATA = Path(__file__).parents[1] / "golden" / "data"
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 
 from mlmcompare import lmm
 
-DATA = Path(__file__).parent.parent / "data"
+DATA = Path(__file__).parents[2] / "data"
 
 
 def printed(value: float, anchor: float, decimals: int, ulp: float = 0.5) -> bool:

@@ -21,8 +21,8 @@ from scipy import optimize
 
 from mlmcompare import lmm
 
-DATA = Path(__file__).parent.parent / "data"
-GOLDEN = Path(__file__).parent / "golden" / "lme4"
+DATA = Path(__file__).parents[2] / "data"
+GOLDEN = Path(__file__).parents[1] / "golden" / "lme4"
 SLOPES = "mathach ~ ses * Sector + (1 + ses | school)"
 FAST = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -169,7 +169,7 @@ def test_golden_set_has_boundary_fits():
 def test_singular_golden_fits_say_so_in_words(path):
     """Where lme4 finds a boundary fit, ours is flagged and carries a warning text."""
     g = json.loads(path.read_text())
-    data_file = {"hs": DATA / "hs.csv", "hsfull": DATA / "hsfull.csv"}.get(g["dataset"], Path(__file__).parent / "golden" / "data" / f"{g['dataset']}.csv")
+    data_file = {"hs": DATA / "hs.csv", "hsfull": DATA / "hsfull.csv"}.get(g["dataset"], Path(__file__).parents[1] / "golden" / "data" / f"{g['dataset']}.csv")
     d = pd.read_csv(data_file)
     if "Sector" in d:
         levels = [g["reference_levels"].get("Sector", "Catholic")]

@@ -17,7 +17,7 @@ import pytest
 
 from mlmcompare.tidy import read_table
 
-GOLDEN = Path(__file__).resolve().parent / "golden" / "ladder"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "ladder"
 
 
 def printed(value: float, expected: float, decimals: int) -> bool:
@@ -182,7 +182,7 @@ def test_random_intercept_gap_with_satterthwaite_df(full2):
 
 
 def test_gap_against_lme4_golden(full2):
-    g = json.loads((Path(__file__).resolve().parent / "golden" / "lme4" / "hsfull__sector_ri_pubref__reml.json").read_text())
+    g = json.loads((Path(__file__).resolve().parents[1] / "golden" / "lme4" / "hsfull__sector_ri_pubref__reml.json").read_text())
     c = full2("gap_coef")
     m = c[c["model"] == "Mixed (REML)"].set_index("term")
     for term, est, se, df in zip(g["terms"], g["fixef"], g["std_error"], g["df"]):

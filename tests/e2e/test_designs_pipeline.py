@@ -1,7 +1,7 @@
 """The designs handout from a real pipeline run: every published number it reproduces.
 
-One run of the designs part of the pipeline per session into a temporary
-results folder (fallback renderer, PDF on); the tests read its parquet
+The designs handout of the session's default pipeline run
+(tests/e2e/conftest.py); the tests read its parquet
 outputs and check each number the sources print, to its printed precision
 (|ours - published| <= 0.5 * 10^-decimals) or the stated tolerance.
 """
@@ -9,15 +9,12 @@ outputs and check each number the sources print, to its printed precision
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-import yaml
 
 from mlmcompare.pipeline import load_manifest
 from mlmcompare.tidy import read_table
 
-from .conftest import run_snakemake
 
 
 def close(ours: float, published: str, tol: float | None = None) -> bool:
@@ -26,20 +23,6 @@ def close(ours: float, published: str, tol: float | None = None) -> bool:
         decimals = len(published.split(".")[1]) if "." in published else 0
         tol = 0.5 * 10.0 ** (-decimals) * (1 + 1e-9)
     return abs(float(ours) - float(published)) <= tol
-
-
-@pytest.fixture(scope="session")
-def designs(tmp_path_factory) -> Path:
-    """results/designs of one run of the designs rules."""
-    folder = tmp_path_factory.mktemp("pipeline_designs")
-    results = folder / "results"
-    overrides = folder / "config.yaml"
-    overrides.write_text(yaml.safe_dump({"results": str(results), "report": {"pdf": True, "engine": "fallback"}}))
-    target = results / "designs" / "designs.html"
-    proc = run_snakemake(str(target), "--cores", "2", "--nolock", "--configfile", str(overrides))
-    if proc.returncode != 0:
-        pytest.fail(f"designs pipeline failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
-    return results / "designs"
 
 
 @pytest.fixture(scope="session")

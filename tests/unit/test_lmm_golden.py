@@ -30,7 +30,7 @@ import pytest
 
 from mlmcompare import lmm
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]  # tests/
 DATA = HERE.parent / "data"
 GOLDEN = HERE / "golden" / "lme4"
 GOLDEN_DATA = HERE / "golden" / "data"

@@ -17,7 +17,7 @@ import pytest
 from mlmcompare.ellipse import line_cov, wald_f
 from mlmcompare.tidy import read_table
 
-from .conftest import GOLDEN
+from ..conftest import GOLDEN
 
 
 def printed(value: float, expected: float, decimals: int) -> None:

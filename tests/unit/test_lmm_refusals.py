@@ -10,7 +10,7 @@ import pytest
 
 from mlmcompare import lmm
 
-DATA = Path(__file__).parent.parent / "data"
+DATA = Path(__file__).parents[2] / "data"
 
 
 @pytest.mark.parametrize(
