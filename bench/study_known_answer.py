@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mlmcompare.methods import fit_method
-from mlmcompare.pipeline import prepare_dataset
+from mlmcompare.steps import prepare_dataset
 from mlmcompare.spec import HSB_SPEC
 from mlmcompare.study.dgp import DgpParameters, Scenario
 from mlmcompare.study.params import study_parameters

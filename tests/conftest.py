@@ -50,16 +50,16 @@ def run_snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def build_dataset_tables(folder: Path, dataset: str) -> Path:
     """Every table of one dataset's handout, computed in-process by the step
     functions the workflow's adapters call, under `folder/<dataset>/`."""
-    from mlmcompare.ladder import ladder_tables
+    from mlmcompare.analyses.ladder import ladder_tables
     from mlmcompare.methods import METHODS
-    from mlmcompare.oneway import oneway_tables
+    from mlmcompare.analyses.oneway import oneway_tables
     from mlmcompare.part1 import Part1Settings, look_tables, methods_tables
-    from mlmcompare.pipeline import dataset_model, prepare_dataset, run_method
-    from mlmcompare.sectorgap import sector_gap_tables
-    from mlmcompare.shrinkage import shrinkage_tables
-    from mlmcompare.simexample import SimSettings, sim_tables
+    from mlmcompare.steps import dataset_model, prepare_dataset, run_method
+    from mlmcompare.analyses.sectorgap import sector_gap_tables
+    from mlmcompare.analyses.shrinkage import shrinkage_tables
+    from mlmcompare.analyses.simexample import SimSettings, sim_tables
     from mlmcompare.spec import spec_from_config
-    from mlmcompare.tidy import read_table, write_frame_atomic
+    from mlmcompare.report.tidy import read_table, write_frame_atomic
 
     config = default_config()
     spec = spec_from_config(dataset_model(config, dataset))

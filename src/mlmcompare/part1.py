@@ -48,7 +48,7 @@ def look_tables(data: pd.DataFrame, schools: pd.DataFrame, spec: ModelSpec, sett
     """Sections 1-3: school lines, quantiles, counts, variables, effects, ellipses, tests."""
     # imported here: the workflow's rule files import this module for its
     # table names, and Snakemake parses them on every run, even a no-op rerun
-    from . import betaspace, effects, firstlook
+    from .analyses import betaspace, effects, firstlook
 
     by = settings.by_factor if settings.by_factor in data.columns else None
     factors = [spec.level2_factor] + ([by] if by else [])
@@ -68,7 +68,8 @@ def methods_tables(data: pd.DataFrame, schools: pd.DataFrame, spec: ModelSpec, s
     """Sections 4-5: robust SEs, Hausman, residuals, BLUPs, influence, effect
     grid, R^2, variance components, and the second example (empty when its
     factor is not in the data)."""
-    from . import diagnostics, robust, secondexample  # see look_tables
+    from .analyses import diagnostics, level1_factor as secondexample
+    from .estimation import robust# see look_tables
 
     fit = diagnostics.fit_mixed(data, spec)
     if settings.second_factor and settings.second_factor in data.columns:

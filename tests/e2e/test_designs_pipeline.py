@@ -12,8 +12,8 @@ import json
 
 import pytest
 
-from mlmcompare.pipeline import load_manifest
-from mlmcompare.tidy import read_table
+from mlmcompare.steps import load_manifest
+from mlmcompare.report.tidy import read_table
 
 
 

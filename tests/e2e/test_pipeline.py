@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from mlmcompare.pipeline import load_manifest
-from mlmcompare.tidy import read_table, sha256_file
+from mlmcompare.steps import load_manifest
+from mlmcompare.report.tidy import read_table, sha256_file
 
 from ..conftest import DATA, ROOT, run_snakemake
 

@@ -14,11 +14,11 @@ import yaml
 
 from mlmcompare.methods import LABELS
 from mlmcompare.study.dgp import Scenario
-from mlmcompare.study.display import measured_table, study_findings, summary_with_measurements
-from mlmcompare.study.figures import coverage_figure
+from mlmcompare.report.study import measured_table, study_findings, summary_with_measurements
+from mlmcompare.report.figures.study import coverage_figure
 from mlmcompare.study.run import STUDY_METHODS
 from mlmcompare.study.summarise import summarise
-from mlmcompare.tidy import read_table
+from mlmcompare.report.tidy import read_table
 
 from ..conftest import run_snakemake
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlmcompare.pipeline import prepare_dataset, run_method
+from mlmcompare.steps import prepare_dataset, run_method
 from mlmcompare.spec import HSB_SPEC
-from mlmcompare.tidy import read_table, sha256_file
+from mlmcompare.report.tidy import read_table, sha256_file
 
 from ..conftest import DATA, ROOT, run_snakemake
 

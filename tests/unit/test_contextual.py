@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mlmcompare.contextual import add_contextual, school_summary
-from mlmcompare.data import load_data
+from mlmcompare.data.contextual import add_contextual, school_summary
+from mlmcompare.data.load import load_data
 from mlmcompare.spec import HSB_SPEC
 
 from ..conftest import DATA

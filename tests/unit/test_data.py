@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlmcompare.data import DataError, load_data
+from mlmcompare.data.load import DataError, load_data
 from mlmcompare.spec import HSB_SPEC
 
 from ..conftest import DATA

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from mlmcompare import lmm
-from mlmcompare.designs import rmanova as rm
-from mlmcompare.designs.components import component_formulas, fit_components, prepare_components
-from mlmcompare.designs.gls import STRUCTURES, fit_gls_long
-from mlmcompare.designs.multcomp import paired_comparisons, pairwise_comparisons
-from mlmcompare.designs.oneway import fit_from_group_means
-from mlmcompare.designs.sphericity import epsilon_table, mauchly_test
+from mlmcompare.estimation import rmanova as rm
+from mlmcompare.analyses.components import component_formulas, fit_components, prepare_components
+from mlmcompare.estimation.gls import STRUCTURES, fit_gls_long
+from mlmcompare.estimation.multcomp import paired_comparisons, pairwise_comparisons
+from mlmcompare.analyses.group_means import fit_from_group_means
+from mlmcompare.estimation.sphericity import epsilon_table, mauchly_test
 
 from ..conftest import DATA, GOLDEN
 

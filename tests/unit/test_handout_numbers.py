@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlmcompare.ellipse import line_cov, wald_f
-from mlmcompare.tidy import read_table
+from mlmcompare.estimation.lines import line_cov, wald_f
+from mlmcompare.report.tidy import read_table
 
 from ..conftest import GOLDEN
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from mlmcompare import lmm
-from mlmcompare.tidy import read_table
+from mlmcompare.report.tidy import read_table
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "part1"
 TERMS = ["Intercept", "ses", "Sector[T.Public]", "ses:Sector[T.Public]"]

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlmcompare.ladder import LADDER, LADDER_TESTS
-from mlmcompare.tidy import read_table
+from mlmcompare.analyses.ladder import LADDER, LADDER_TESTS
+from mlmcompare.report.tidy import read_table
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "ladder"
 CASES = [(ds, r.model, crit) for ds in ("hs", "hsfull") for r in LADDER for crit in ("REML", "ML")]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlmcompare.tidy import read_table
+from mlmcompare.report.tidy import read_table
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "ladder"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlmcompare.simexample import SimSettings, blue_blup, simulate
-from mlmcompare.tidy import read_table
+from mlmcompare.analyses.simexample import SimSettings, blue_blup, simulate
+from mlmcompare.report.tidy import read_table
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlmcompare.data import DataError, load_data
+from mlmcompare.data.load import DataError, load_data
 from mlmcompare.methods import fit_method
 from mlmcompare.methods.common import ols
 from mlmcompare.spec import HSB_SPEC

@@ -1,9 +1,9 @@
 """Snakemake adapter: covariance components of random intercepts and slopes (designs part 3)."""
 import pandas as pd
 
-from mlmcompare.designs.components import component_formulas, components_tables, fit_components, prepare_components
-from mlmcompare.pipeline import step_log
-from mlmcompare.tidy import write_frame_atomic
+from mlmcompare.analyses.components import component_formulas, components_tables, fit_components, prepare_components
+from mlmcompare.steps import step_log
+from mlmcompare.report.tidy import write_frame_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 s = sm.params.settings

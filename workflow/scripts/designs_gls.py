@@ -1,10 +1,10 @@
 """Snakemake adapter: GLS with six covariance structures for the repeated measures (ML, REML)."""
 import pandas as pd
 
-from mlmcompare.designs import rmanova as rm
-from mlmcompare.designs.gls import STRUCTURES, fit_gls_long, gls_tables, nested_lrt_table
-from mlmcompare.pipeline import step_log
-from mlmcompare.tidy import write_frame_atomic
+from mlmcompare.estimation import rmanova as rm
+from mlmcompare.estimation.gls import STRUCTURES, fit_gls_long, gls_tables, nested_lrt_table
+from mlmcompare.steps import step_log
+from mlmcompare.report.tidy import write_frame_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 s = sm.params.settings

@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from mlmcompare.designs.manifest import write_designs_manifest
-from mlmcompare.pipeline import step_log
+from mlmcompare.steps import step_log
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with step_log(sm.log[0], "designs manifest"):

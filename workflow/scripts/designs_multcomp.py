@@ -1,10 +1,10 @@
 """Snakemake adapter: multiple comparisons of the conditions (RM-ANOVA error term, and paired)."""
 import pandas as pd
 
-from mlmcompare.designs import rmanova as rm
-from mlmcompare.designs.multcomp import paired_comparisons, pairwise_comparisons
-from mlmcompare.pipeline import step_log
-from mlmcompare.tidy import write_frame_atomic
+from mlmcompare.estimation import rmanova as rm
+from mlmcompare.estimation.multcomp import paired_comparisons, pairwise_comparisons
+from mlmcompare.steps import step_log
+from mlmcompare.report.tidy import write_frame_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 s = sm.params.settings

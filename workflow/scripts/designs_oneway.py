@@ -1,9 +1,9 @@
 """Snakemake adapter: one-way random effects from published group means (designs part 1)."""
 import pandas as pd
 
-from mlmcompare.designs.oneway import fit_from_group_means, oneway_tables, read_group_means
-from mlmcompare.pipeline import step_log
-from mlmcompare.tidy import write_frame_atomic
+from mlmcompare.analyses.group_means import fit_from_group_means, oneway_tables, read_group_means
+from mlmcompare.steps import step_log
+from mlmcompare.report.tidy import write_frame_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 s = sm.params.settings

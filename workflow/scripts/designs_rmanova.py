@@ -1,10 +1,10 @@
 """Snakemake adapter: one-way repeated-measures ANOVA, sphericity, mixed-model LRT, MANOVA."""
 import pandas as pd
 
-from mlmcompare.designs import rmanova as rm
-from mlmcompare.designs.sphericity import epsilon_table, mauchly_test
-from mlmcompare.pipeline import step_log
-from mlmcompare.tidy import write_frame_atomic
+from mlmcompare.estimation import rmanova as rm
+from mlmcompare.estimation.sphericity import epsilon_table, mauchly_test
+from mlmcompare.steps import step_log
+from mlmcompare.report.tidy import write_frame_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 s = sm.params.settings

@@ -1,7 +1,7 @@
 """Snakemake adapter: write the provenance manifest of one dataset."""
 from pathlib import Path
 
-from mlmcompare.pipeline import step_log, write_manifest
+from mlmcompare.steps import step_log, write_manifest
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with step_log(sm.log[0], f"manifest {sm.wildcards.dataset}"):

@@ -1,5 +1,5 @@
 """Snakemake adapter: fit one method and write its three tidy tables."""
-from mlmcompare.pipeline import run_method, step_log
+from mlmcompare.steps import run_method, step_log
 from mlmcompare.spec import spec_from_config
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)

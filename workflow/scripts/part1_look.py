@@ -1,8 +1,8 @@
 """Snakemake adapter: the handout's part 1, sections 1-3 (first look, effects, beta space)."""
 from mlmcompare.part1 import Part1Settings, look_tables
-from mlmcompare.pipeline import step_log
+from mlmcompare.steps import step_log
 from mlmcompare.spec import spec_from_config
-from mlmcompare.tidy import read_table, write_frame_atomic
+from mlmcompare.report.tidy import read_table, write_frame_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with step_log(sm.log[0], f"part1 look on {sm.wildcards.dataset}") as log:

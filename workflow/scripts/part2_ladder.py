@@ -1,8 +1,8 @@
 """Snakemake adapter: fit the model ladder (REML and ML) and its likelihood-ratio tests."""
-from mlmcompare.ladder import ladder_tables
-from mlmcompare.pipeline import step_log
+from mlmcompare.analyses.ladder import ladder_tables
+from mlmcompare.steps import step_log
 from mlmcompare.spec import spec_from_config
-from mlmcompare.tidy import read_table, write_frame_atomic
+from mlmcompare.report.tidy import read_table, write_frame_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with step_log(sm.log[0], f"part2 ladder on {sm.wildcards.dataset}") as log:

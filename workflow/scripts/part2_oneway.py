@@ -1,9 +1,9 @@
 """Snakemake adapter: the one-way model's estimators of the mean, intervals, BLUEs and BLUPs."""
-from mlmcompare.oneway import oneway_tables
-from mlmcompare.pipeline import step_log
-from mlmcompare.shrinkage import shrinkage_tables
+from mlmcompare.analyses.oneway import oneway_tables
+from mlmcompare.steps import step_log
+from mlmcompare.analyses.shrinkage import shrinkage_tables
 from mlmcompare.spec import spec_from_config
-from mlmcompare.tidy import read_table, write_frame_atomic
+from mlmcompare.report.tidy import read_table, write_frame_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with step_log(sm.log[0], f"part2 one-way and shrinkage on {sm.wildcards.dataset}") as log:

@@ -1,8 +1,8 @@
 """Snakemake adapter: the sector gap, naive and multilevel, and the meaning of G."""
-from mlmcompare.pipeline import step_log
-from mlmcompare.sectorgap import sector_gap_tables
+from mlmcompare.steps import step_log
+from mlmcompare.analyses.sectorgap import sector_gap_tables
 from mlmcompare.spec import spec_from_config
-from mlmcompare.tidy import read_table, write_frame_atomic
+from mlmcompare.report.tidy import read_table, write_frame_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with step_log(sm.log[0], f"part2 sector gap on {sm.wildcards.dataset}") as log:

@@ -1,7 +1,7 @@
 """Snakemake adapter: the simulated example (seed and number of schools from the config)."""
-from mlmcompare.pipeline import step_log
-from mlmcompare.simexample import SimSettings, sim_tables
-from mlmcompare.tidy import write_frame_atomic
+from mlmcompare.steps import step_log
+from mlmcompare.analyses.simexample import SimSettings, sim_tables
+from mlmcompare.report.tidy import write_frame_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with step_log(sm.log[0], f"part2 simulation for {sm.wildcards.dataset}") as log:

@@ -1,5 +1,5 @@
 """Snakemake adapter: validate the CSV, write typed data and school summary."""
-from mlmcompare.pipeline import prepare_dataset, step_log
+from mlmcompare.steps import prepare_dataset, step_log
 from mlmcompare.spec import spec_from_config
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)

@@ -1,7 +1,7 @@
 """Snakemake adapter: render the handout from the manifest (HTML, and PDF if asked)."""
 from pathlib import Path
 
-from mlmcompare.pipeline import step_log
+from mlmcompare.steps import step_log
 from mlmcompare.render import render_report
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)

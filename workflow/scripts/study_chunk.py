@@ -2,11 +2,11 @@
 import json
 import time
 
-from mlmcompare.pipeline import step_log
+from mlmcompare.steps import step_log
 from mlmcompare.spec import spec_from_config
 from mlmcompare.study.dgp import DgpParameters, Scenario
 from mlmcompare.study.run import chunk_rows
-from mlmcompare.tidy import write_frame_atomic
+from mlmcompare.report.tidy import write_frame_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 start, stop = int(sm.wildcards.start), int(sm.wildcards.stop)

@@ -1,7 +1,7 @@
 """Snakemake adapter: all chunks of the study -> one replicates table."""
-from mlmcompare.pipeline import step_log
+from mlmcompare.steps import step_log
 from mlmcompare.study.summarise import gather_chunks
-from mlmcompare.tidy import read_table, write_frame_atomic
+from mlmcompare.report.tidy import read_table, write_frame_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with step_log(sm.log[0], f"study gather ({len(sm.input)} chunks)") as log:

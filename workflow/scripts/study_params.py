@@ -2,10 +2,10 @@
 import json
 
 
-from mlmcompare.pipeline import step_log
+from mlmcompare.steps import step_log
 from mlmcompare.spec import spec_from_config
 from mlmcompare.study.params import study_parameters
-from mlmcompare.tidy import read_table, write_text_atomic
+from mlmcompare.report.tidy import read_table, write_text_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with step_log(sm.log[0], "study parameters") as log:

@@ -1,8 +1,8 @@
 """Snakemake adapter: the replicates table -> one summary row per scenario and method."""
-from mlmcompare.pipeline import step_log
+from mlmcompare.steps import step_log
 from mlmcompare.study.dgp import Scenario
 from mlmcompare.study.summarise import summarise
-from mlmcompare.tidy import read_table, write_frame_atomic
+from mlmcompare.report.tidy import read_table, write_frame_atomic
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with step_log(sm.log[0], "study summary"):

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..pipeline import write_provenance
+from ..steps import write_provenance
 
 __all__ = ["write_designs_manifest"]
 

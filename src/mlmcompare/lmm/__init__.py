@@ -116,7 +116,7 @@ def fit(
     """
     if isinstance(data, pd.DataFrame):
         return _fit_frame(formula, data, reml, theta_start, levels)
-    from . import sources  # pyarrow / dask are needed only for these inputs
+    from . import sources# pyarrow / dask are needed only for these inputs
 
     if isinstance(data, (str, os.PathLike)) or _is_path_list(data):
         src = sources.ParquetSource(data, formula, levels=levels, batch_size=batch_size,
@@ -143,7 +143,7 @@ def _fit_frame(formula: str, data: pd.DataFrame, reml: bool,
     """The in-memory fit: the rows are kept for fitted values and residuals."""
     design = build_design(formula, data, levels=levels)
     if levels:
-        from .sources import check_declared_levels  # refused as it is for files
+        from .sources import check_declared_levels# refused as it is for files
 
         check_declared_levels(design.spec, levels)
     stats = sufficient_stats(design.X, design.Z, design.y, design.codes, levels=design.levels)

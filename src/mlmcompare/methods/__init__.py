@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 
 from ..spec import ModelSpec
-from ..tidy import MethodResult
+from ..report.tidy import MethodResult
 from . import between, fe_common_slope, fe_school_lines, mixed, mixed_contextual, pooled_ols, two_stage
 
 FitFunction = Callable[[pd.DataFrame, ModelSpec], MethodResult]

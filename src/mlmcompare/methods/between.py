@@ -12,7 +12,7 @@ import pandas as pd
 from formulaic import model_matrix
 
 from ..spec import ModelSpec
-from ..tidy import MethodResult
+from ..report.tidy import MethodResult
 from .common import factor_levels, fit_row, interaction_line_weights, ols, sector_lines_table, tidy_from_fit
 
 METHOD = "between"

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..spec import ModelSpec
-from ..tidy import MethodResult
+from ..report.tidy import MethodResult
 from .common import coef_from_lines, difference_name, factor_levels, fit_row, level_term, ols, sector_lines_table
 
 METHOD = "fe_common_slope"

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .. import lmm
 from ..spec import ModelSpec
-from ..tidy import MethodResult
+from ..report.tidy import MethodResult
 from .common import factor_levels, fit_row, interaction_line_weights, sector_lines_table
 
 METHOD = "mixed"

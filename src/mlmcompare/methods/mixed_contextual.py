@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..spec import ModelSpec
-from ..tidy import MethodResult
+from ..report.tidy import MethodResult
 from .mixed import mixed_result
 
 METHOD = "mixed_contextual"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..spec import ModelSpec
-from ..tidy import MethodResult
+from ..report.tidy import MethodResult
 from .common import difference_name, factor_levels, fit_row, level_term, per_group_ols, tidy_coef
 
 METHOD = "two_stage"

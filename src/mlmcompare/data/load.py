@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .spec import ModelSpec
+from ..spec import ModelSpec
 
 SHOW_ROWS = 5  # offending rows quoted in an error message
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .ellipse import ellipse_points, joint_radius, line_cov, region_df, shadow_radius
+from ...estimation.lines import ellipse_points, joint_radius, line_cov, region_df, shadow_radius
 
 METHOD_COLORS = {
     "pooled_ols": "#7f7f7f",

@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import lmm
-from .lmm import build_design, fit_from_stats, sufficient_stats
-from .methods.common import factor_levels, level_term, per_group_ols
-from .spec import ModelSpec
+from .. import lmm
+from ..lmm import build_design, fit_from_stats, sufficient_stats
+from ..methods.common import factor_levels, level_term, per_group_ols
+from ..spec import ModelSpec
 
 TIDY = ["term", "estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high"]
 

@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .ellipse import line_cov, wald_f
-from .methods import fe_school_lines
-from .methods.common import factor_levels, per_group_ols
-from .spec import ModelSpec
+from ..estimation.lines import line_cov, wald_f
+from ..methods import fe_school_lines
+from ..methods.common import factor_levels, per_group_ols
+from ..spec import ModelSpec
 
 TEST_COLUMNS = ["term", "test", "value", "statistic", "num_df", "den_df", "p_value"]
 

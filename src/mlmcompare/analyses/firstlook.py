@@ -25,8 +25,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .methods.common import per_group_ols
-from .spec import ModelSpec
+from ..methods.common import per_group_ols
+from ..spec import ModelSpec
 
 
 def school_ols_lines(data: pd.DataFrame, schools: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:

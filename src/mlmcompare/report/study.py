@@ -24,8 +24,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..tables import METHOD_VERDICTS, fmt
-from .run import CR2_METHOD
+from .comparison import METHOD_VERDICTS, fmt
+from ..study.run import CR2_METHOD
 
 CR2_LABEL = "Pooled OLS, CR2 cluster-robust SE"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .spec import ModelSpec
+from ..spec import ModelSpec
 
 
 def add_contextual(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:

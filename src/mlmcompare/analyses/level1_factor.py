@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 
-from . import lmm
+from .. import lmm
 from .diagnostics import within_fit
-from .methods.common import ols, tidy_coef
-from .spec import ModelSpec
+from ..methods.common import ols, tidy_coef
+from ..spec import ModelSpec
 
 ESTIMATORS = {
     "pooled_ols": "Pooled OLS",

@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from .ellipse import ellipse_points, joint_radius, line_cov, shadow_radius
+from ...estimation.lines import ellipse_points, joint_radius, line_cov, shadow_radius
 
 LEVEL_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
 

@@ -23,10 +23,10 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from .contextual import add_contextual, school_summary
-from .data import load_data
+from .data.contextual import add_contextual, school_summary
+from .data.load import load_data
 from .spec import ModelSpec, spec_from_config
-from .tidy import read_table, sha256_file, write_frame_atomic, write_method_result, write_text_atomic
+from .report.tidy import read_table, sha256_file, write_frame_atomic, write_method_result, write_text_atomic
 
 PACKAGES = ["mlmcompare", "numpy", "scipy", "pandas", "pyarrow", "formulaic", "matplotlib", "snakemake", "nbclient", "pypandoc-binary", "typst"]
 

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from . import lmm
-from .lmm import LmmResult
-from .spec import ModelSpec
+from .. import lmm
+from ..lmm import LmmResult
+from ..spec import ModelSpec
 
 ESTIMATOR_LABELS = {
     "mean_of_means": "Mean of school means",

@@ -26,9 +26,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import lmm
-from .methods.common import ols, tidy_coef
-from .spec import ModelSpec
+from .. import lmm
+from ..methods.common import ols, tidy_coef
+from ..spec import ModelSpec
 
 EFFECT_COLUMNS = ["estimator", "effect", "model", "term", "estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high"]
 

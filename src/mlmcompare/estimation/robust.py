@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 
-from .methods.common import tidy_coef
-from .spec import ModelSpec
+from ..methods.common import tidy_coef
+from ..spec import ModelSpec
 
 VCOV_TYPES = ["OLS", "HC0", "HC1", "HC2", "HC3", "CR1", "CR2"]
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import lmm
-from .lmm import LmmResult
+from .. import lmm
+from ..lmm import LmmResult
 from .oneway import fit_oneway, school_means
-from .spec import ModelSpec
+from ..spec import ModelSpec
 
 
 def school_ids(schools: pd.DataFrame, spec: ModelSpec) -> pd.Series:

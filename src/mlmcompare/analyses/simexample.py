@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import lmm
+from .. import lmm
 
 MIN_SCHOOL_SIZE = 3  # a school line needs 3 students to have a residual df
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .ellipse import ellipse_points
+from ...estimation.lines import ellipse_points
 
 ESTIMATOR_COLORS = {"mean_of_means": "#d62728", "student_mean": "black", "size_weighted": "#ff7f0e", "gls": "#2ca02c"}
 BLUE_COLOR, BLUP_COLOR, TRUE_COLOR = "#1f77b4", "#d62728", "black"

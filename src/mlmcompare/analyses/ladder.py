@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from . import lmm
-from .lmm import LmmResult
-from .spec import ModelSpec
+from .. import lmm
+from ..lmm import LmmResult
+from ..spec import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def ols_reml_loglik(y: np.ndarray) -> float:
 
 def lrt_row(test: LadderTest, small_loglik: float, big_loglik: float, npar_small: int, npar_big: int, boundary: bool) -> dict:
     """One test's statistic, plain and boundary p-values, and its method note."""
-    from .lmm import chibar_pvalue
+    from ..lmm import chibar_pvalue
 
     stat = 2.0 * (big_loglik - small_loglik)
     df = int(npar_big - npar_small)

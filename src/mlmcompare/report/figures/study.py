@@ -18,8 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .display import method_labels  # noqa: E402
-from .summarise import coverage_band  # noqa: E402
+from ..study import method_labels# noqa: E402
+from ...study.summarise import coverage_band# noqa: E402
 
 
 def coverage_by_groups(summary: pd.DataFrame, mean_size: float = 30.0) -> pd.DataFrame:

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from . import lmm
-from .methods.common import ols
-from .spec import ModelSpec
+from .. import lmm
+from ..methods.common import ols
+from ..spec import ModelSpec
 
 
 def gap_reference(data: pd.DataFrame, spec: ModelSpec, preferred: str) -> str:
