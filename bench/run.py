@@ -109,7 +109,7 @@ from bench_scaling import (  # noqa: E402
     scale_plan,
     simulated_parquet,
 )
-from mlmcompare import lmm# noqa: E402
+from mlmcompare import lmm  # noqa: E402
 
 HSFULL_CSV = REPO_ROOT / "data" / "hsfull.csv"
 

@@ -13,34 +13,31 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from mlmcompare.methods import fit_method
-from mlmcompare.steps import prepare_dataset
-from mlmcompare.spec import HSB_SPEC
+from mlmcompare.data import add_contextual, load_data
+from mlmcompare.spec import spec_from_config
 from mlmcompare.study.dgp import DgpParameters, Scenario
 from mlmcompare.study.params import study_parameters
 from mlmcompare.study.run import chunk_rows
-from mlmcompare.study.settings import chunk_ranges
 from mlmcompare.study.summarise import gather_chunks, summarise
 
 ROOT = Path(__file__).resolve().parents[1]
+HSB_SPEC = spec_from_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["model"])
 SCENARIO = Scenario("J160_n30_none", n_groups=160, mean_size=30, contextual=False)
 METHODS = ["pooled_ols", "mixed", "pooled_ols_cr2"]
 SEED = 20261123
 
 
 def hsfull_parameters() -> DgpParameters:
-    with tempfile.TemporaryDirectory() as tmp:
-        t = Path(tmp)
-        prepare_dataset(ROOT / "data" / "hsfull.csv", HSB_SPEC, t / "d.parquet", t / "s.parquet", t / "r.json")
-        data = pd.read_parquet(t / "d.parquet")
+    data = add_contextual(load_data(ROOT / "data" / "hsfull.csv", HSB_SPEC).frame, HSB_SPEC)
     res = fit_method("mixed_contextual", data, HSB_SPEC)
     return study_parameters(data, res.coef, res.fit, HSB_SPEC)
 
@@ -52,7 +49,8 @@ def run_chunk(args: tuple[DgpParameters, int, int]) -> pd.DataFrame:
 
 def known_answer(replicates: int = 400, workers: int = 2) -> pd.DataFrame:
     params = hsfull_parameters()
-    jobs = [(params, a, b) for a, b in chunk_ranges(replicates, max(1, replicates // (4 * workers)))]
+    size = max(1, replicates // (4 * workers))
+    jobs = [(params, a, min(a + size, replicates)) for a in range(0, replicates, size)]
     with ProcessPoolExecutor(workers) as pool:
         rows = gather_chunks(pool.map(run_chunk, jobs))
     return summarise(rows, {SCENARIO.name: SCENARIO})

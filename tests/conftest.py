@@ -22,6 +22,16 @@ def default_config() -> dict:
     return yaml.safe_load(CONFIG.read_text())
 
 
+def hsb_spec():
+    """The model spec of the bundled High School and Beyond data, from the config."""
+    from mlmcompare.spec import spec_from_config
+
+    return spec_from_config(default_config()["model"])
+
+
+HSB_SPEC = hsb_spec()
+
+
 @pytest.fixture(scope="session")
 def hs():
     """data/hs.csv typed as the engine tests use it: Sector with Catholic as
@@ -47,40 +57,50 @@ def run_snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(snakemake_cmd(*args), cwd=cwd, capture_output=True, text=True, env=env)
 
 
-def build_dataset_tables(folder: Path, dataset: str) -> Path:
-    """Every table of one dataset's handout, computed in-process by the step
-    functions the workflow's adapters call, under `folder/<dataset>/`."""
-    from mlmcompare.analyses.ladder import ladder_tables
-    from mlmcompare.methods import METHODS
-    from mlmcompare.analyses.oneway import oneway_tables
-    from mlmcompare.part1 import Part1Settings, look_tables, methods_tables
-    from mlmcompare.steps import dataset_model, prepare_dataset, run_method
-    from mlmcompare.analyses.sectorgap import sector_gap_tables
-    from mlmcompare.analyses.shrinkage import shrinkage_tables
-    from mlmcompare.analyses.simexample import SimSettings, sim_tables
-    from mlmcompare.spec import spec_from_config
-    from mlmcompare.report.tidy import read_table, write_frame_atomic
+def validated_config(config: dict | None = None) -> dict:
+    """A config (default: the committed one) completed by the schema's defaults,
+    as the workflow's `validate` completes it."""
+    from snakemake.utils import validate
 
-    config = default_config()
-    spec = spec_from_config(dataset_model(config, dataset))
+    config = default_config() if config is None else config
+    validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+    return config
+
+
+def dataset_handout(config: dict, dataset: str) -> dict:
+    """The handout settings of one data set (global, then its own keys)."""
+    return {**config["handout"], **(config["datasets"][dataset].get("handout") or {})}
+
+
+def build_dataset_tables(folder: Path, dataset: str) -> Path:
+    """Every table of one data set's handout, computed in-process by the steps
+    the workflow runs (mlmcompare.steps), laid out as the pipeline lays them
+    out under `folder` (folder/<dataset>/..., folder/simulated/)."""
+    from mlmcompare.spec import dataset_model
+    from mlmcompare.steps import Job, analysis, method, prepare, simulated
+
+    config = validated_config()
+    model, settings = dataset_model(config, dataset), dataset_handout(config, dataset)
     out = folder / dataset
-    prepare_dataset(ROOT / config["datasets"][dataset]["file"], spec, out / "data.parquet", out / "schools.parquet", out / "data_report.json")
-    for method in METHODS:
-        run_method(method, out / "data.parquet", spec, {t: out / "methods" / method / f"{t}.parquet" for t in ("coef", "sector_lines", "fit")})
-    data, schools = read_table(out / "data.parquet"), read_table(out / "schools.parquet")
-    settings = Part1Settings.from_config(config.get("part1"), spec)
-    part2 = config.get("part2", {})
-    tables = {
-        "part1": {**look_tables(data, schools, spec, settings), **methods_tables(data, schools, spec, settings)},
-        "part2": {
-            **ladder_tables(data, spec),
-            **oneway_tables(data, schools, spec, part2.get("size_column", "Size")),
-            **shrinkage_tables(data, schools, spec),
-            **sector_gap_tables(data, spec, preferred_reference=str(part2.get("gap_reference", "Public")), seed=int(part2.get("seed", 2026))),
-            **sim_tables(SimSettings(seed=int(part2.get("seed", 2026)), n_schools=int(part2.get("sim_schools", 40)))),
-        },
-    }
-    for part, frames in tables.items():
-        for name, frame in frames.items():
-            write_frame_atomic(frame, out / part / f"{name}.parquet")
+    data = {"data": out / "data.parquet", "schools": out / "schools.parquet"}
+    prepare(Job("prepare", input={"csv": ROOT / config["datasets"][dataset]["file"]},
+                output={**data, "report": out / "data_report.json"}, params={"model": model}))
+    for m in config["methods"]:
+        method(Job("method", input=data, output={t: out / "methods" / m / f"{t}.parquet" for t in ("coef", "sector_lines", "fit")},
+                   params={"model": model}, wildcards={"method": m}))
+    for a in settings["analyses"]:
+        analysis(Job("analysis", input=data, output={"tables": out / "analyses" / a},
+                     params={"model": model, "settings": settings}, wildcards={"analysis": a}))
+    simulated(Job("simulated", output={"tables": folder / "simulated"}, params={"settings": config["handout"]}))
     return out
+
+
+def table(results: Path, name: str):
+    """The table `name` of a data set's results folder, whichever analysis (or
+    the simulated example beside it) wrote it."""
+    from mlmcompare.report.tidy import read_table
+
+    found = sorted(results.glob(f"analyses/*/{name}.parquet")) + sorted(results.parent.glob(f"simulated/{name}.parquet"))
+    if len(found) != 1:
+        raise LookupError(f"{len(found)} tables named {name!r} under {results}")
+    return read_table(found[0])

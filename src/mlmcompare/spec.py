@@ -18,14 +18,18 @@ class Composition:
 
     `column` == `level` marks the counted students (e.g. Sex == Female); a
     school where all are counted is `all_label`, none `none_label`, else
-    `mixed_label` (Girls / Boys / Coed for the HSB data).
+    `mixed_label` (the config gives Girls / Boys / Coed for the HSB data).
     """
 
     column: str
     level: str
-    all_label: str = "Girls"
-    none_label: str = "Boys"
-    mixed_label: str = "Coed"
+    all_label: str = ""  # "" names it after the level: "all Female", "no Female", "mixed"
+    none_label: str = ""
+    mixed_label: str = "mixed"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "all_label", self.all_label or f"all {self.level}")
+        object.__setattr__(self, "none_label", self.none_label or f"no {self.level}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,13 @@ class ModelSpec:
         return tuple(dict.fromkeys(cols))
 
 
+def dataset_model(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
+    """The config's `model:` mapping with the data set's own `model:` keys over it."""
+    if dataset not in config["datasets"]:
+        raise ValueError(f"dataset {dataset!r} is not in the config; known: {', '.join(config['datasets'])}")
+    return {**config["model"], **(config["datasets"][dataset].get("model") or {})}
+
+
 def spec_from_config(model: Mapping[str, Any]) -> ModelSpec:
     """Build a ModelSpec from the `model:` mapping of config/config.yaml."""
     comp = model.get("composition")
@@ -74,9 +85,9 @@ def spec_from_config(model: Mapping[str, Any]) -> ModelSpec:
         composition = Composition(
             column=comp["column"],
             level=str(comp["level"]),
-            all_label=labels.get("all", "Girls"),
-            none_label=labels.get("none", "Boys"),
-            mixed_label=labels.get("mixed", "Coed"),
+            all_label=labels.get("all") or "",
+            none_label=labels.get("none") or "",
+            mixed_label=labels.get("mixed") or "mixed",
         )
     levels = {k: tuple(str(x) for x in v) for k, v in (model.get("factor_levels") or {}).items()}
     return ModelSpec(
@@ -89,16 +100,3 @@ def spec_from_config(model: Mapping[str, Any]) -> ModelSpec:
         factor_levels=levels,
         composition=composition,
     )
-
-
-HSB_SPEC = ModelSpec(
-    response="mathach",
-    predictor="ses",
-    group="school",
-    level2_factor="Sector",
-    reference="Catholic",
-    level2=("Size", "Sector", "PRACAD", "DISCLIM"),
-    factor_levels={"Sector": ("Catholic", "Public"), "Sex": ("Female", "Male"), "Minority": ("No", "Yes")},
-    composition=Composition(column="Sex", level="Female"),
-)
-"""The High School and Beyond spec used by the bundled data and the handout."""

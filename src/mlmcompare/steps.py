@@ -1,56 +1,69 @@
-"""The pipeline's steps as plain functions; Snakemake rules only call these.
+"""The pipeline's steps: what each Snakemake rule runs.
 
-`prepare_dataset` validates the CSV and writes the typed student data (with
-contextual columns), the school summary and a small data report;
-`run_method` fits one method and writes its three tidy tables;
-`write_manifest` records what made a handout: input hashes, config,
-package versions, git commit, output hashes and step run times.
+Every rule runs `workflow/scripts/step.py`, which hands its job to
+`run_step`: the step named like the rule runs with the job's named input and
+output files, params and wildcards (a `Job`). Its log file receives what the
+step reports, Python warnings and anything written to stderr; an exception
+is logged and still raised, so that Snakemake stops. Every output is written
+atomically: a failed step leaves nothing half-written.
+
+Each step imports what it needs when it runs, so a job pays only for the
+code it uses. The in-process test tier calls the same steps with a `Job`
+built by hand.
 """
 
 from __future__ import annotations
 
-import copy
 import json
+import logging
 import os
-import platform
-import subprocess
 import sys
 import time
-from datetime import datetime, timezone
-from importlib import metadata
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping
 
-import pandas as pd
-
-from .data.contextual import add_contextual, school_summary
-from .data.load import load_data
-from .spec import ModelSpec, spec_from_config
-from .report.tidy import read_table, sha256_file, write_frame_atomic, write_method_result, write_text_atomic
-
-PACKAGES = ["mlmcompare", "numpy", "scipy", "pandas", "pyarrow", "formulaic", "matplotlib", "snakemake", "nbclient", "pypandoc-binary", "typst"]
+log = logging.getLogger("mlmcompare")
 
 
-def dataset_model(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
-    """The global model mapping with the dataset's own overrides applied."""
-    if dataset not in config["datasets"]:
-        raise ValueError(f"dataset {dataset!r} is not in the config; known: {', '.join(config['datasets'])}")
-    model = copy.deepcopy(dict(config["model"]))
-    model.update(config["datasets"][dataset].get("model", {}) or {})
-    return model
+@dataclass(frozen=True)
+class Job:
+    """A rule's job as a step sees it."""
+
+    rule: str
+    input: Mapping[str, Any] = field(default_factory=dict)
+    output: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    wildcards: Mapping[str, str] = field(default_factory=dict)
+    log: str | None = None
 
 
-def dataset_spec(config: Mapping[str, Any], dataset: str) -> ModelSpec:
-    return spec_from_config(dataset_model(config, dataset))
+def job_from_snakemake(sm: Any) -> Job:
+    """The `snakemake` object a script receives, as a `Job` (named entries only,
+    plus `all` for the list of inputs)."""
+    return Job(
+        rule=sm.rule,
+        input={**dict(sm.input.items()), "all": list(sm.input)},
+        output=dict(sm.output.items()),
+        params=dict(sm.params.items()),
+        wildcards=dict(sm.wildcards.items()),
+        log=sm.log[0] if len(sm.log) else None,
+    )
 
 
-def prepare_dataset(csv: str | Path, spec: ModelSpec, out_data: str | Path, out_schools: str | Path, out_report: str | Path, drop_incomplete: bool = False) -> dict[str, Any]:
-    """Validate and type the CSV; write data, school summary and data report.
+# ------------------------------------------------------------------ the data
+def prepare(job: Job) -> None:
+    """Validate and type the CSV; write the student data (with contextual
+    columns), the school summary and the data report. Everything is computed
+    before anything is written, so a refused input leaves no output."""
+    from .data import add_contextual, load_data, school_summary
+    from .report.tidy import write_frame_atomic, write_text_atomic
+    from .spec import spec_from_config
 
-    Everything is computed before anything is written, so a refused input
-    leaves no output behind.
-    """
-    loaded = load_data(csv, spec, drop_incomplete=drop_incomplete)
+    csv, spec = job.input["csv"], spec_from_config(job.params["model"])
+    loaded = load_data(csv, spec, drop_incomplete=bool(job.params.get("drop_incomplete", False)))
     students = add_contextual(loaded.frame, spec)
     schools = school_summary(loaded.frame, spec)
     levels = schools[spec.level2_factor].astype(str).value_counts()
@@ -64,175 +77,220 @@ def prepare_dataset(csv: str | Path, spec: ModelSpec, out_data: str | Path, out_
         "group_size_max": int(schools["n"].max()),
         "reference": spec.reference,
     }
-    write_frame_atomic(students, out_data)
-    write_frame_atomic(schools, out_schools)
-    write_text_atomic(json.dumps(report, indent=2, sort_keys=True) + "\n", out_report)
-    return report
+    write_frame_atomic(students, job.output["data"])
+    write_frame_atomic(schools, job.output["schools"])
+    write_text_atomic(json.dumps(report, indent=2, sort_keys=True) + "\n", job.output["report"])
+    log.info("rows %d, groups %d, dropped %d", report["n_rows"], report["n_groups"], report["n_dropped_incomplete"])
 
 
-def run_method(method: str, data_path: str | Path, spec: ModelSpec, outputs: Mapping[str, str | Path]) -> float:
-    """Fit one method on the prepared data and write its tables; returns seconds."""
-    data = read_table(data_path)
-    start = time.perf_counter()
-    # imported here: the rule files import this module, and a no-op rerun
-    # should not pay for the estimation code
+# ------------------------------------------------------- methods and analyses
+def method(job: Job) -> None:
+    """Fit one method on the prepared data and write its three tidy tables."""
     from .methods import fit_method
+    from .report.tidy import read_table, write_method_result
+    from .spec import spec_from_config
 
-    result = fit_method(method, data, spec)
-    seconds = time.perf_counter() - start
-    write_method_result(result, outputs)
-    return seconds
-
-
-def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    data = read_table(job.input["data"])
+    start = time.perf_counter()
+    result = fit_method(job.wildcards["method"], data, spec_from_config(job.params["model"]))
+    log.info("fit in %.4f s", time.perf_counter() - start)
+    write_method_result(result, job.output)
 
 
-def git_commit(root: str | Path) -> dict[str, Any]:
-    """The commit of the project checkout and whether it had local changes."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
+def analysis(job: Job) -> None:
+    """One analysis of a data set: its tables into the output folder."""
+    from .analyses import Inputs, run_analysis
+    from .report.tidy import read_table, write_tables_dir
+    from .spec import spec_from_config
 
-    try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "dirty": None}
+    inputs = Inputs(read_table(job.input["data"]), read_table(job.input["schools"]),
+                    spec_from_config(job.params["model"]), job.params["settings"])
+    tables = run_analysis(job.wildcards["analysis"], inputs)
+    write_tables_dir(tables, job.output["tables"])
+    log.info("%d tables: %s", len(tables), ", ".join(tables))
 
 
-def step_seconds(benchmark_files: Sequence[str | Path]) -> dict[str, float]:
-    """Run time of each step from Snakemake's benchmark TSV files."""
-    out = {}
-    for path in benchmark_files:
+def simulated(job: Job) -> None:
+    """The simulated example (no data read), shared by every handout."""
+    from .analyses import simulated_example
+    from .report.tidy import write_tables_dir
+
+    tables = simulated_example(job.params["settings"])
+    write_tables_dir(tables, job.output["tables"])
+    log.info("%d students", len(tables["sim_students"]))
+
+
+def design_part(job: Job) -> None:
+    """One part of the designs handout from its input file."""
+    import pandas as pd
+
+    from .analyses import run_design_part
+    from .report.tidy import write_tables_dir
+
+    tables = run_design_part(job.wildcards["part"], pd.read_csv(job.input["csv"]), job.params["designs"])
+    write_tables_dir(tables, job.output["tables"])
+    log.info("%d tables: %s", len(tables), ", ".join(tables))
+
+
+# ------------------------------------------------------------------ the study
+def study_params(job: Job) -> None:
+    """The study's population values from the source data's contextual fit."""
+    from .report.tidy import read_table, write_text_atomic
+    from .spec import spec_from_config
+    from .study.params import study_parameters
+
+    params = study_parameters(read_table(job.input["data"]), read_table(job.input["coef"]),
+                              read_table(job.input["fit"]), spec_from_config(job.params["model"]))
+    text = json.dumps(params.to_dict(), indent=2, sort_keys=True) + "\n"
+    log.info("%s", text)
+    write_text_atomic(text, job.output["params"])
+
+
+def study_chunk(job: Job) -> None:
+    """One chunk of replicates of one scenario -> one row per replicate and method."""
+    from .report.tidy import write_frame_atomic
+    from .spec import spec_from_config
+    from .study.dgp import DgpParameters, Scenario
+    from .study.run import chunk_rows
+
+    start, stop = int(job.wildcards["start"]), int(job.wildcards["stop"])
+    params = DgpParameters.from_dict(json.loads(Path(job.input["params"]).read_text()))
+    scenario = Scenario.from_config(job.params["scenario"], params)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    rows = chunk_rows(params, scenario, int(job.params["seed"]), range(start, stop),
+                      spec_from_config(job.params["model"]), timings=timings)
+    seconds = time.perf_counter() - t0
+    write_frame_atomic(rows, job.output["rows"])
+    log.info("%s: %d schools of mean size %.1f; %d fits in %.2f s", scenario.name, scenario.n_groups,
+             scenario.mean_size, len(rows), seconds)
+    for name, s in timings.items():
+        log.info("  %s: %.1f ms per fit", name, 1000 * s / max(stop - start, 1))
+    for r in rows[rows["error"] != ""].itertuples():
+        log.warning("replicate %d %s failed: %s", r.replicate, r.method, r.error)
+
+
+def study_gather(job: Job) -> None:
+    """All chunks of the study -> one replicates table."""
+    from .report.tidy import read_table, write_frame_atomic
+    from .study.summarise import gather_chunks
+
+    rows = gather_chunks(read_table(p) for p in job.input["all"])
+    write_frame_atomic(rows, job.output["replicates"])
+    log.info("%d rows", len(rows))
+
+
+def study_summary(job: Job) -> None:
+    """The replicates table -> one summary row per scenario and method."""
+    from .report.tidy import read_table, write_frame_atomic
+    from .study.dgp import DgpParameters, Scenario
+    from .study.summarise import summarise
+
+    params = DgpParameters.from_dict(json.loads(Path(job.input["params"]).read_text()))
+    configured = job.params["scenarios"]
+    scenarios = {s["name"]: Scenario.from_config(s, params) for s in configured}
+    baselines = {s["name"]: s.get("baseline", "") for s in configured}
+    write_frame_atomic(summarise(read_table(job.input["replicates"]), scenarios, baselines), job.output["summary"])
+
+
+# -------------------------------------------------------- provenance, report
+def manifest(job: Job) -> None:
+    """A handout's manifest: every input and output hashed (an output folder
+    stands for each of its tables), settings, versions, run times."""
+    from .report.provenance import write_provenance
+
+    outputs: dict[str, str] = {}
+    for key, path in job.params["outputs"].items():
         path = Path(path)
-        try:
-            frame = pd.read_csv(path, sep="\t")
-            out[path.stem] = round(float(frame["s"].iloc[0]), 3)
-        except (OSError, KeyError, IndexError, pd.errors.ParserError):
-            continue
-    return out
-
-
-def write_manifest(
-    path: str | Path,
-    dataset: str,
-    config: Mapping[str, Any],
-    inputs: Mapping[str, str | Path],
-    outputs: Mapping[str, str | Path],
-    data_report: str | Path,
-    benchmarks: Sequence[str | Path] = (),
-    root: str | Path = ".",
-) -> dict[str, Any]:
-    """The provenance record a dataset's handout is built from (JSON, atomic)."""
-    return write_provenance(
-        path,
-        header={"dataset": dataset, "title": config["datasets"][dataset].get("title", dataset)},
-        inputs=inputs,
-        outputs=outputs,
-        config_record={
-            "model": dataset_model(config, dataset),
-            "methods": list(config["methods"]),
-            "drop_incomplete": bool(config.get("drop_incomplete", False)),
-        },
-        extra={"data_report": json.loads(Path(data_report).read_text())},
-        benchmarks=benchmarks,
-        root=root,
-    )
-
-
-def write_provenance(
-    path: str | Path,
-    header: Mapping[str, Any],
-    inputs: Mapping[str, str | Path],
-    outputs: Mapping[str, str | Path],
-    config_record: Mapping[str, Any],
-    extra: Mapping[str, Any] | None = None,
-    benchmarks: Sequence[str | Path] = (),
-    root: str | Path = ".",
-) -> dict[str, Any]:
-    """Any handout's manifest: what it is (`header`), input and output sha256,
-    the settings, package versions, git commit, creation time and step run
-    times. Every path is stored relative to the manifest's folder, so the
-    manifest reads the same from any working directory and moves with its
-    results folder."""
-    path = Path(path)
-
-    def entry(p: str | Path) -> dict[str, str]:
-        return {"path": manifest_relative(p, path), "sha256": sha256_file(p)}
-
-    manifest = {
-        **header,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "inputs": {k: entry(v) for k, v in inputs.items()},
-        "config": dict(config_record),
-        **(extra or {}),
-        "versions": package_versions(),
-        "platform": {"system": platform.platform(), "executable": sys.executable},
-        "git": git_commit(root),
-        "outputs": {k: entry(v) for k, v in outputs.items()},
-        "step_seconds": step_seconds(benchmarks),
-    }
-    write_text_atomic(json.dumps(manifest, indent=2) + "\n", path)
-    return manifest
-
-
-def manifest_relative(file: str | Path, manifest: str | Path) -> str:
-    """`file`'s path as a manifest records it: relative to the manifest's folder
-    (with `..` where it lies outside it), in POSIX form."""
-    rel = os.path.relpath(Path(file).resolve(), Path(manifest).resolve().parent)
-    return Path(rel).as_posix()
-
-
-def load_manifest(path: str | Path) -> dict[str, Any]:
-    """The manifest, with every input and output given an `abspath` (its
-    recorded path resolved against the manifest's folder) and a `name` (the
-    file's name, for display)."""
-    path = Path(path).resolve()
-    manifest = json.loads(path.read_text())
-    for section in ("inputs", "outputs"):
-        for item in manifest[section].values():
-            item["abspath"] = str((path.parent / item["path"]).resolve())
-            item["name"] = Path(item["path"]).name
-    return manifest
-
-
-def method_table(manifest: Mapping[str, Any], table: str) -> pd.DataFrame:
-    """One table stacked over all methods of a manifest, in config order."""
-    frames = [read_table(manifest["outputs"][f"{m}/{table}"]["abspath"]) for m in manifest["config"]["methods"]]
-    return pd.concat(frames, ignore_index=True)
-
-
-class step_log:
-    """Context manager for a rule's log file: what ran, how long, or why it failed.
-
-    The exception still propagates, so Snakemake stops and shows it.
-    """
-
-    def __init__(self, path: str | Path, step: str):
-        self.path = Path(path)
-        self.step = step
-
-    def __enter__(self) -> "step_log":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = self.path.open("w", encoding="utf-8")
-        self.start = time.perf_counter()
-        self.write(f"{self.step}: started")
-        return self
-
-    def write(self, message: str) -> None:
-        self.fh.write(message + "\n")
-        self.fh.flush()
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        seconds = time.perf_counter() - self.start
-        if exc is None:
-            self.write(f"{self.step}: done in {seconds:.3f} s")
+        if path.is_dir():
+            outputs.update({f"{key}/{table.stem}": str(table) for table in sorted(path.glob("*.parquet"))})
         else:
-            self.write(f"{self.step}: FAILED after {seconds:.3f} s: {type(exc).__name__}: {exc}")
-        self.fh.close()
-        return False
+            outputs[key] = str(path)
+    extra = {key: json.loads(Path(path).read_text()) for key, path in job.params.get("records", {}).items()}
+    benchmarks = sorted(Path(job.params["benchmarks"]).glob("*.tsv")) if job.params.get("benchmarks") else []
+    write_provenance(job.output["manifest"], header=job.params["header"], inputs=job.params["inputs"],
+                     outputs=outputs, config_record=job.params["config"], extra=extra,
+                     benchmarks=benchmarks, root=job.params.get("root", "."))
+
+
+def report(job: Job) -> None:
+    """Render a handout from its manifest (HTML, and the PDF when asked)."""
+    from .render import render_report
+
+    info = render_report(
+        Path(job.input["qmd"]),
+        Path(job.output["html"]),
+        params={"manifest": str(Path(job.input["manifest"]).resolve())},
+        pdf_out=Path(job.output["pdf"]) if "pdf" in job.output else None,
+        engine=job.params.get("engine", "auto"),
+    )
+    log.info("rendered with %s", info.engine)
+
+
+STEPS: dict[str, Callable[[Job], None]] = {
+    "prepare": prepare,
+    "method": method,
+    "analysis": analysis,
+    "simulated": simulated,
+    "design_part": design_part,
+    "study_params": study_params,
+    "study_chunk": study_chunk,
+    "study_gather": study_gather,
+    "study_summary": study_summary,
+    "manifest": manifest,
+    "designs_manifest": manifest,
+    "report": report,
+    "designs_report": report,
+}
+
+
+def run_step(job: Job) -> None:
+    """Run the job's step with its log file capturing the step's messages,
+    warnings and stderr."""
+    if job.rule not in STEPS:
+        raise ValueError(f"no step for rule {job.rule!r}; steps: {', '.join(STEPS)}")
+    what = f"{job.rule} " + " ".join(f"{k}={v}" for k, v in job.wildcards.items())
+    with step_log(job.log, what.strip()):
+        STEPS[job.rule](job)
+
+
+@contextmanager
+def step_log(path: str | Path | None, step: str) -> Iterator[None]:
+    """Send the package's log records, Python warnings and the process's
+    stderr (file descriptor 2, so that messages of compiled code come too)
+    to the log file; record the run time, or the failure, at the end."""
+    if path is None:
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        handler = logging.StreamHandler(fh)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        logging.captureWarnings(True)
+        logging.getLogger("py.warnings").addHandler(handler)
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(fh.fileno(), 2)
+        start = time.perf_counter()
+        fh.write(f"{step}: started\n")
+        fh.flush()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("default")
+                yield
+        except BaseException as exc:
+            fh.write(f"{step}: FAILED after {time.perf_counter() - start:.3f} s: {type(exc).__name__}: {exc}\n")
+            raise
+        else:
+            fh.write(f"{step}: done in {time.perf_counter() - start:.3f} s\n")
+        finally:
+            sys.stderr.flush()
+            fh.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            log.removeHandler(handler)
+            logging.getLogger("py.warnings").removeHandler(handler)
+            logging.captureWarnings(False)

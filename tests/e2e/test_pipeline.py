@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from mlmcompare.steps import load_manifest
+from mlmcompare.report.provenance import load_manifest
 from mlmcompare.report.tidy import read_table, sha256_file
 
 from ..conftest import DATA, ROOT, run_snakemake
@@ -36,7 +36,7 @@ def test_outputs_exist_with_manifest_hashes(hs_results):
     methods = ["pooled_ols", "fe_school_lines", "fe_common_slope", "two_stage", "between", "mixed", "mixed_contextual"]
     expected = {"data", "schools", "data_report"} | {f"{m}/{t}" for m in methods for t in ("coef", "sector_lines", "fit")}
     assert expected <= set(manifest["outputs"])
-    assert any(k.startswith("part1/") for k in manifest["outputs"]) and any(k.startswith("part2/") for k in manifest["outputs"])
+    assert {f"{a}/" for a in manifest["config"]["handout"]["analyses"]} <= {k.split("/")[0] + "/" for k in manifest["outputs"]}
     for item in manifest["outputs"].values():
         assert sha256_file(hs_results / item["path"]) == item["sha256"]
     for key in ("created", "versions", "git", "config", "step_seconds"):
@@ -69,7 +69,7 @@ def test_every_manifest_entry_reads_from_any_working_directory(default_run, tmp_
 
 def test_handout_has_every_part(hs_results):
     manifest = json.loads((hs_results / "manifest.json").read_text())
-    assert {"part1/effects", "part1/tests", "part1/robust", "part1/influence"} <= set(manifest["outputs"])
+    assert {"effects/effects", "betaspace/tests", "robust/robust", "diagnostics/influence"} <= set(manifest["outputs"])
     html = (hs_results / "handout.html").read_text(encoding="utf-8")
     for heading in ("A first look at the data", "Three effects of SES", "Lines in beta space", "The methods one by one", "Diagnostics and tests", "corrections to the source"):
         assert heading in html
@@ -132,3 +132,15 @@ def test_quick_config_skips_study_and_designs(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert re.search(r"^method\s+7", proc.stdout, re.M), proc.stdout[-2000:]
     assert "study_chunk" not in proc.stdout and "designs_report" not in proc.stdout
+
+
+def test_handout_and_manifest_written(designs):
+    html = (designs / "designs.html").read_text()
+    assert (designs / "designs.pdf").stat().st_size > 10_000
+    manifest = json.loads((designs / "manifest.json").read_text())
+    assert manifest["dataset"] == "designs"
+    for key, entry in manifest["outputs"].items():
+        assert (designs / entry["path"]).is_file(), key
+    for heading in ("One-way random effects", "Repeated measures", "Covariance components"):
+        assert heading in html, heading
+    assert "Traceback" not in html

@@ -14,7 +14,7 @@ import yaml
 
 from mlmcompare.methods import LABELS
 from mlmcompare.study.dgp import Scenario
-from mlmcompare.report.study import measured_table, study_findings, summary_with_measurements
+from mlmcompare.report.study import design_for, measured_table, study_findings, summary_with_measurements
 from mlmcompare.report.figures.study import coverage_figure
 from mlmcompare.study.run import STUDY_METHODS
 from mlmcompare.study.summarise import summarise
@@ -36,7 +36,7 @@ def run_study(folder, chunk_size: int, **study):
         "results": str(folder / "results"),
         "study": {"replicates": REPLICATES, "chunk_size": chunk_size, "seed": 11, "scenarios": SCENARIOS, **study},
     }))
-    proc = run_snakemake(str(folder / "results" / "study" / f"r{REPLICATES}" / "summary.parquet"), "--cores", "2", "--nolock", "--configfile", str(cfg))
+    proc = run_snakemake(str(folder / "results" / "study" / "hs" / f"r{REPLICATES}" / "summary.parquet"), "--cores", "2", "--nolock", "--configfile", str(cfg))
     if proc.returncode != 0:
         pytest.fail(f"study failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
@@ -50,14 +50,14 @@ def study_dir(tmp_path_factory):
 
 
 def test_scatter_writes_one_file_per_chunk(study_dir):
-    chunks = sorted((study_dir / "results" / "study" / "chunks").rglob("reps_*_0000[34].parquet"))
+    chunks = sorted((study_dir / "results" / "study" / "hs" / "chunks").rglob("reps_*_0000[34].parquet"))
     assert [f"{p.parent.name}/{p.name}" for p in chunks] == sorted(
         f"{s['name']}/reps_{a}" for s in SCENARIOS for a in ("00000_00003.parquet", "00003_00004.parquet")
     )
 
 
 def test_gather_stacks_the_chunks(study_dir):
-    root = study_dir / "results" / "study"
+    root = study_dir / "results" / "study" / "hs"
     rows = read_table(root / f"r{REPLICATES}" / "replicates.parquet")
     files = [root / "chunks" / s["name"] / f"reps_{a}" for s in SCENARIOS for a in ("00000_00003.parquet", "00003_00004.parquet")]
     stacked = pd.concat([read_table(p) for p in files], ignore_index=True)
@@ -71,7 +71,7 @@ def test_gather_stacks_the_chunks(study_dir):
 
 
 def test_summary_matches_direct_computation(study_dir):
-    root = study_dir / "results" / "study"
+    root = study_dir / "results" / "study" / "hs"
     rows = read_table(root / f"r{REPLICATES}" / "replicates.parquet")
     summary = read_table(root / f"r{REPLICATES}" / "summary.parquet")
     scen = {s["name"]: Scenario.from_dict(s) for s in SCENARIOS}
@@ -94,21 +94,22 @@ def test_summary_matches_direct_computation(study_dir):
 
 
 def test_replicates_do_not_depend_on_chunk_size(study_dir):
-    before = read_table(study_dir / "results" / "study" / f"r{REPLICATES}" / "replicates.parquet")
+    before = read_table(study_dir / "results" / "study" / "hs" / f"r{REPLICATES}" / "replicates.parquet")
     run_study(study_dir, chunk_size=REPLICATES)
-    after = read_table(study_dir / "results" / "study" / f"r{REPLICATES}" / "replicates.parquet")
+    after = read_table(study_dir / "results" / "study" / "hs" / f"r{REPLICATES}" / "replicates.parquet")
     pd.testing.assert_frame_equal(before, after)
 
 
 def test_display_helpers_read_the_summary(study_dir):
-    summary = read_table(study_dir / "results" / "study" / f"r{REPLICATES}" / "summary.parquet")
+    summary = read_table(study_dir / "results" / "study" / "hs" / f"r{REPLICATES}" / "summary.parquet")
     methods = list(LABELS)
-    table = summary_with_measurements(summary, methods, LABELS, 40)
+    design = design_for(summary, 40, 10)
+    table = summary_with_measurements(summary, methods, LABELS, design)
     assert len(table) == len(STUDY_METHODS) and table["Honest?"].str.contains("coverage").all()
-    numbers = measured_table(summary, methods, LABELS, 40)
+    numbers = measured_table(summary, methods, LABELS, design)
     assert "Δ cov., t3 random effects (J = 8)" in numbers.columns
-    assert all(isinstance(s, str) and s for s in study_findings(summary, LABELS, 40))
-    coverage_figure(summary, LABELS)
+    assert all(isinstance(s, str) and s for s in study_findings(summary, LABELS, design))
+    coverage_figure(summary, LABELS, design.mean_size)
 
 
 @pytest.mark.parametrize("enabled", [True, False])

@@ -10,11 +10,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlmcompare.steps import prepare_dataset, run_method
-from mlmcompare.spec import HSB_SPEC
+
 from mlmcompare.report.tidy import read_table, sha256_file
 
-from ..conftest import DATA, ROOT, run_snakemake
+from ..conftest import DATA, ROOT, build_dataset_tables, run_snakemake
 
 METHODS = ["pooled_ols", "fe_school_lines", "fe_common_slope", "two_stage", "between", "mixed", "mixed_contextual"]
 
@@ -92,19 +91,17 @@ def test_mixed_model_keeps_every_group(odd_results):
 # ---- reproducibility ---------------------------------------------------------------
 
 
-def test_reruns_are_byte_identical(hs_results, tmp_path):
-    """Preparing and fitting again gives the very same bytes as the pipeline run."""
-    spec = HSB_SPEC
-    out = {k: tmp_path / f"{k}.out" for k in ("data", "schools", "report")}
-    prepare_dataset(DATA / "hs.csv", spec, out["data"], out["schools"], out["report"])
-    assert sha256_file(out["data"]) == sha256_file(hs_results / "data.parquet")
-    assert sha256_file(out["schools"]) == sha256_file(hs_results / "schools.parquet")
-    assert sha256_file(out["report"]) == sha256_file(hs_results / "data_report.json")
-    for method in METHODS:
-        paths = {t: tmp_path / method / f"{t}.parquet" for t in ("coef", "sector_lines", "fit")}
-        run_method(method, hs_results / "data.parquet", spec, paths)
-        for table, path in paths.items():
-            assert sha256_file(path) == sha256_file(hs_results / "methods" / method / f"{table}.parquet"), (method, table)
+def test_pipeline_tables_equal_the_in_process_build(hs_results, tmp_path):
+    """Snakemake's run and the same steps called in-process (the fast tier's
+    fixtures) write the very same bytes: reruns are byte-identical."""
+    built = build_dataset_tables(tmp_path, "hs")
+    files = sorted(built.rglob("*.parquet")) + [built / "data_report.json"]
+    assert len(files) > 60
+    for path in files:
+        rel = path.relative_to(built)
+        assert sha256_file(path) == sha256_file(hs_results / rel), rel
+    for path in sorted((tmp_path / "simulated").glob("*.parquet")):
+        assert sha256_file(path) == sha256_file(hs_results.parent / "simulated" / path.name), path.name
 
 
 def test_no_leftover_temporary_files(hs_results):

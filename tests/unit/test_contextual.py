@@ -7,9 +7,9 @@ import pandas as pd
 
 from mlmcompare.data.contextual import add_contextual, school_summary
 from mlmcompare.data.load import load_data
-from mlmcompare.spec import HSB_SPEC
 
-from ..conftest import DATA
+
+from ..conftest import HSB_SPEC, DATA
 
 
 def test_contextual_columns():

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from mlmcompare.data.load import DataError, load_data
-from mlmcompare.spec import HSB_SPEC
 
-from ..conftest import DATA
+
+from ..conftest import HSB_SPEC, DATA
 
 
 def hs_lines() -> list[str]:

@@ -14,7 +14,7 @@ from mlmcompare.estimation import rmanova as rm
 from mlmcompare.analyses.components import component_formulas, fit_components, prepare_components
 from mlmcompare.estimation.gls import STRUCTURES, fit_gls_long
 from mlmcompare.estimation.multcomp import paired_comparisons, pairwise_comparisons
-from mlmcompare.analyses.group_means import fit_from_group_means
+from mlmcompare.analyses.oneway import fit_from_group_means
 from mlmcompare.estimation.sphericity import epsilon_table, mauchly_test
 
 from ..conftest import DATA, GOLDEN

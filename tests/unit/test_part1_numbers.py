@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ..conftest import table
 from mlmcompare import lmm
 from mlmcompare.report.tidy import read_table
 
@@ -19,7 +20,7 @@ TERMS = ["Intercept", "ses", "Sector[T.Public]", "ses:Sector[T.Public]"]
 
 
 def part1(results: Path, name: str) -> pd.DataFrame:
-    return read_table(results / "part1" / f"{name}.parquet")
+    return table(results, name)
 
 
 def golden(dataset: str) -> dict:

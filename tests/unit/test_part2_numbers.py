@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ..conftest import table
 from mlmcompare.report.tidy import read_table
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "ladder"
@@ -30,12 +31,12 @@ def same_3_significant(value: float, expected: float) -> bool:
 
 @pytest.fixture(scope="module")
 def hs2(hs_results):
-    return lambda name: read_table(hs_results / "part2" / f"{name}.parquet")
+    return lambda name: table(hs_results, name)
 
 
 @pytest.fixture(scope="module")
 def full2(hsfull_results):
-    return lambda name: read_table(hsfull_results / "part2" / f"{name}.parquet")
+    return lambda name: table(hsfull_results, name)
 
 
 # ------------------------------------------------------------ one-way, hs

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ..conftest import table
 from mlmcompare.analyses.simexample import SimSettings, blue_blup, simulate
-from mlmcompare.report.tidy import read_table
 
 
 @pytest.fixture(scope="module")
 def sim(hs_results):
-    return lambda name: read_table(hs_results / "part2" / f"{name}.parquet")
+    return lambda name: table(hs_results, name)
 
 
 def test_settings_are_the_lectures(sim):

@@ -11,9 +11,9 @@ import pytest
 from mlmcompare.data.load import DataError, load_data
 from mlmcompare.methods import fit_method
 from mlmcompare.methods.common import ols
-from mlmcompare.spec import HSB_SPEC
 
-from ..conftest import DATA
+
+from ..conftest import HSB_SPEC, DATA
 
 METHODS = ["pooled_ols", "fe_school_lines", "fe_common_slope", "two_stage", "between", "mixed", "mixed_contextual"]
 

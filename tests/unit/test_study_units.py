@@ -3,16 +3,18 @@ the summary against a direct computation."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from ..conftest import HSB_SPEC
 from mlmcompare.methods import fit_method
-from mlmcompare.spec import HSB_SPEC
+
 from mlmcompare.study.cr2 import cr2_fit, inverse_sqrt_psd, pooled_design, pooled_ols_cr2_slope_gap
-from mlmcompare.study.dgp import DgpParameters, Scenario, random_effects, replicate_rng, simulate, simulation_spec, x_moments
+from mlmcompare.study.dgp import MIN_GROUPS, DgpParameters, Scenario, random_effects, replicate_rng, simulate, simulation_spec, x_moments
 from mlmcompare.study.run import chunk_rows
-from mlmcompare.study.settings import DEFAULT_SCENARIOS, chunk_ranges, study_settings
 from mlmcompare.study.summarise import gather_chunks, summarise
 
 # The values the pipeline derives from hsfull's contextual mixed model (study/params.json).
@@ -129,9 +131,13 @@ def test_summary_against_direct_computation():
     assert out.at["other", "se_ratio"] == pytest.approx(0.5 / oth.std())
 
 
-def test_settings_defaults_and_chunks():
-    s = study_settings({"study": {"replicates": 5}})
-    assert s["replicates"] == 5 and s["scenarios"] == DEFAULT_SCENARIOS and s["enabled"]
-    assert chunk_ranges(5, 2) == [(0, 2), (2, 4), (4, 5)]
-    with pytest.raises(ValueError, match="unique"):
-        study_settings({"study": {"scenarios": [DEFAULT_SCENARIOS[0], DEFAULT_SCENARIOS[0]]}})
+def test_relative_scenarios_scale_the_source_design():
+    """`groups` and `size` multiply the source data's number of schools and
+    mean school size; absolute designs stay as given."""
+    params = replace(PARAMS, n_groups=160, mean_size=44.90625)
+    half = Scenario.from_config({"name": "half", "groups": 0.5, "size": 0.3333, "contextual": False}, params)
+    assert (half.n_groups, half.mean_size) == (80, 15.0)
+    fixed = Scenario.from_config({"name": "fixed", "n_groups": 20, "mean_size": 30, "contextual": True}, params)
+    assert (fixed.n_groups, fixed.mean_size, fixed.contextual) == (20, 30.0, True)
+    tiny = Scenario.from_config({"name": "tiny", "groups": 0.01, "size": 1, "contextual": False}, params)
+    assert tiny.n_groups == MIN_GROUPS

@@ -1,24 +1,25 @@
-# Helpers shared by the rules: paths and config look-ups.
-from mlmcompare.pipeline import dataset_model
+# Paths and config look-ups shared by the rules; nothing here imports the
+# package, so that parsing the workflow (every run, a no-op rerun too) stays
+# cheap. Defaults of every optional key come from the schema (Snakefile).
 
-RESULTS = config.get("results", "results")
+RESULTS = config["results"]
 METHODS = list(config["methods"])
-TABLES = ["coef", "sector_lines", "fit"]
+METHOD_TABLES = ["coef", "sector_lines", "fit"]
 CONDA_ENV = "../../environment.yml"
+STEP = "../scripts/step.py"
 
 
 wildcard_constraints:
     dataset="|".join(config["datasets"]),
     method="|".join(METHODS),
+    analysis="[a-z0-9_]+",
+    part="[a-z0-9_]+",
 
 
-def unknown_run_datasets():
-    return [d for d in config["run"] if d not in config["datasets"]]
-
-
-if unknown_run_datasets():
+unknown = [d for d in config["run"] if d not in config["datasets"]]
+if unknown:
     raise ValueError(
-        f"config 'run' names dataset(s) {unknown_run_datasets()} that are not under 'datasets' "
+        f"config 'run' names dataset(s) {unknown} that are not under 'datasets' "
         f"(known: {', '.join(config['datasets'])})"
     )
 
@@ -27,45 +28,47 @@ def dataset_csv(wildcards):
     return config["datasets"][wildcards.dataset]["file"]
 
 
-def method_tables(dataset):
-    """Every method's three parquet tables for one dataset, keyed 'method/table'."""
-    return {
-        f"{m}/{t}": f"{RESULTS}/{dataset}/methods/{m}/{t}.parquet"
-        for m in METHODS
-        for t in TABLES
-    }
+def dataset_model(dataset):
+    """The global `model:` with the data set's own keys over it."""
+    return {**config["model"], **(config["datasets"][dataset].get("model") or {})}
 
 
-# Handout sections beyond the method comparison (workflow/rules/part*.smk)
-# register here a function dataset -> {key: path} of the files they write;
-# the manifest lists (and hashes) them, so the report waits for them.
-REPORT_PARTS = []
+def dataset_handout(dataset):
+    """The global `handout:` settings with the data set's own keys over them."""
+    return {**config["handout"], **(config["datasets"][dataset].get("handout") or {})}
 
 
-def report_part_outputs(dataset):
-    out = {}
-    for part in REPORT_PARTS:
-        out.update(part(dataset))
-    return out
+def analyses(dataset):
+    return list(dataset_handout(dataset)["analyses"])
 
 
-def handout_sections(qmd):
-    """The part files a .qmd includes ({{< include _part.qmd >}}), so that
-    editing one re-renders the handout."""
-    import re
-    from pathlib import Path
-
-    pattern = re.compile(r"^\s*\{\{<\s*include\s+(\S+)\s*>\}\}\s*$", re.M)
-    folder = Path(qmd).parent
-    return [str(folder / f) for f in pattern.findall(Path(qmd).read_text())]
+def dataset_dir(dataset):
+    return f"{RESULTS}/{dataset}"
 
 
-def report_outputs():
-    names = ["handout.html"] + (["handout.pdf"] if config.get("report", {}).get("pdf", True) else [])
-    return {n.split(".")[1]: f"{RESULTS}/{{dataset}}/{n}" for n in names}
+def method_outputs(dataset):
+    """Every method's three tables, keyed 'method/table' (the manifest's keys)."""
+    return {f"{m}/{t}": f"{RESULTS}/{dataset}/methods/{m}/{t}.parquet" for m in METHODS for t in METHOD_TABLES}
 
 
-# Further products of `rule all` (e.g. the designs handout) append here.
+def analysis_outputs(dataset):
+    """Each analysis's folder of tables, keyed by analysis."""
+    return {a: f"{RESULTS}/{dataset}/analyses/{a}" for a in analyses(dataset)}
+
+
+SIMULATED = f"{RESULTS}/simulated"
+
+
+def pdf_wanted():
+    return bool(config["report"]["pdf"])
+
+
+def document_outputs(folder, name):
+    """The rendered document: HTML, and the PDF unless the config says no."""
+    return {"html": f"{folder}/{name}.html", **({"pdf": f"{folder}/{name}.pdf"} if pdf_wanted() else {})}
+
+
+# Further products of `rule all` (the designs handout) append here.
 EXTRA_TARGETS = []
 
 

@@ -10,8 +10,8 @@ rule method:
     benchmark:
         f"{RESULTS}/{{dataset}}/benchmarks/method_{{method}}.tsv"
     params:
-        model=lambda wc: dataset_model(config, wc.dataset),
+        model=lambda wc: dataset_model(wc.dataset),
     conda:
         CONDA_ENV
     script:
-        "../scripts/method.py"
+        STEP

@@ -10,9 +10,9 @@ rule prepare:
     benchmark:
         f"{RESULTS}/{{dataset}}/benchmarks/prepare.tsv"
     params:
-        model=lambda wc: dataset_model(config, wc.dataset),
-        drop_incomplete=config.get("drop_incomplete", False),
+        model=lambda wc: dataset_model(wc.dataset),
+        drop_incomplete=config["drop_incomplete"],
     conda:
         CONDA_ENV
     script:
-        "../scripts/prepare.py"
+        STEP

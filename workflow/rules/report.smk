@@ -1,38 +1,103 @@
+# Provenance and rendering, for both handouts: the manifest records what a
+# handout is made from (every input and output hashed, settings, versions,
+# run times) and the report renders the .qmd from it. One step serves each
+# pair of rules (mlmcompare.steps.manifest and .report).
+
+
+def handout_outputs(dataset):
+    """Everything the handout of `dataset` reads, keyed as in its manifest."""
+    folder = dataset_dir(dataset)
+    out = {"data": f"{folder}/data.parquet", "schools": f"{folder}/schools.parquet",
+           "data_report": f"{folder}/data_report.json", **method_outputs(dataset),
+           **analysis_outputs(dataset), "simulated": SIMULATED}
+    if STUDY["enabled"]:
+        out.update(study_outputs(dataset))
+    return out
+
+
+def handout_config(dataset):
+    """The settings a handout's manifest records."""
+    return {"model": dataset_model(dataset), "methods": METHODS, "drop_incomplete": config["drop_incomplete"],
+            "handout": dataset_handout(dataset),
+            "study": {**STUDY, "source": study_source(dataset), "replicates": STUDY_REPLICATES} if STUDY["enabled"] else None}
+
+
 rule manifest:
     input:
         csv=dataset_csv,
-        data=f"{RESULTS}/{{dataset}}/data.parquet",
-        schools=f"{RESULTS}/{{dataset}}/schools.parquet",
-        report=f"{RESULTS}/{{dataset}}/data_report.json",
-        tables=lambda wc: list(method_tables(wc.dataset).values()),
-        parts=lambda wc: list(report_part_outputs(wc.dataset).values()),
+        outputs=lambda wc: list(handout_outputs(wc.dataset).values()),
     output:
-        f"{RESULTS}/{{dataset}}/manifest.json",
+        manifest=f"{RESULTS}/{{dataset}}/manifest.json",
     log:
         f"{RESULTS}/{{dataset}}/logs/manifest.log",
     params:
-        outputs=lambda wc: {**method_tables(wc.dataset), **report_part_outputs(wc.dataset)},
-        benchmarks=lambda wc: f"{RESULTS}/{wc.dataset}/benchmarks",
+        header=lambda wc: {"dataset": wc.dataset, "title": config["datasets"][wc.dataset].get("title", wc.dataset)},
+        inputs=lambda wc: {"csv": dataset_csv(wc)},
+        outputs=lambda wc: handout_outputs(wc.dataset),
+        config=lambda wc: handout_config(wc.dataset),
+        records=lambda wc: {"data_report": f"{dataset_dir(wc.dataset)}/data_report.json"},
+        benchmarks=lambda wc: f"{dataset_dir(wc.dataset)}/benchmarks",
+        root=workflow.basedir,
     conda:
         CONDA_ENV
     script:
-        "../scripts/manifest.py"
+        STEP
 
 
 rule report:
     input:
         manifest=f"{RESULTS}/{{dataset}}/manifest.json",
         qmd="reports/handout.qmd",
-        sections=handout_sections("reports/handout.qmd"),
+        sections=glob.glob("reports/_*.qmd"),
     output:
-        **report_outputs(),
+        **document_outputs(f"{RESULTS}/{{dataset}}", "handout"),
     log:
         f"{RESULTS}/{{dataset}}/logs/report.log",
     benchmark:
         f"{RESULTS}/{{dataset}}/benchmarks/report.tsv"
     params:
-        engine=config.get("report", {}).get("engine", "auto"),
+        engine=config["report"]["engine"],
     conda:
         CONDA_ENV
     script:
-        "../scripts/report.py"
+        STEP
+
+
+rule designs_manifest:
+    input:
+        csv=list(design_inputs().values()),
+        tables=list(design_outputs().values()),
+    output:
+        manifest=f"{DESIGNS_DIR}/manifest.json",
+    log:
+        f"{DESIGNS_DIR}/logs/manifest.log",
+    params:
+        header={"dataset": "designs", "title": DESIGNS["title"]},
+        inputs=design_inputs(),
+        outputs=design_outputs(),
+        config={"designs": DESIGNS},
+        benchmarks=f"{DESIGNS_DIR}/benchmarks",
+        root=workflow.basedir,
+    conda:
+        CONDA_ENV
+    script:
+        STEP
+
+
+rule designs_report:
+    input:
+        manifest=f"{DESIGNS_DIR}/manifest.json",
+        qmd="reports/designs.qmd",
+        sections=glob.glob("reports/_designs_*.qmd"),
+    output:
+        **document_outputs(DESIGNS_DIR, "designs"),
+    log:
+        f"{DESIGNS_DIR}/logs/report.log",
+    benchmark:
+        f"{DESIGNS_DIR}/benchmarks/report.tsv"
+    params:
+        engine=config["report"]["engine"],
+    conda:
+        CONDA_ENV
+    script:
+        STEP

@@ -1,84 +1,113 @@
-# Monte Carlo study of the methods (issue 10): bias, efficiency and coverage of
-# every method's estimate of the gap in the within-school slope, on data
-# simulated from the contextual mixed model fitted to config study.source.
-# Scatter: one job per scenario and chunk of replicates; gather; summarise.
-# The summary is registered in REPORT_PARTS for every handout (when enabled).
-from mlmcompare.study.settings import chunk_paths, scenario_by_name, study_replicates, study_settings
+# Monte Carlo study of the methods: bias, efficiency and coverage of every
+# method's estimate of the gap in the within-school slope, on data simulated
+# from the contextual mixed model fitted to a source data set (by default
+# the handout's own). Scatter: one job per scenario and chunk of replicates;
+# gather; summarise. Everything lands under results/study/<source>/; chunks
+# are shared by studies of every size (replicate i is the same in all).
 
-STUDY = study_settings(config)
-STUDY_DIR = f"{RESULTS}/study"
-# Chunks are shared by studies of every size (replicate i is the same in all);
-# the gathered table and its summary live in a folder named for the size.
-STUDY_REPLICATES = study_replicates(STUDY)
-STUDY_OUT = f"{STUDY_DIR}/r{STUDY_REPLICATES}"
+STUDY = config["study"]
+STUDY_REPLICATES = int(STUDY["full_replicates"] if STUDY["scale"] == "full" else STUDY["replicates"])
+SCENARIOS = {s["name"]: s for s in STUDY["scenarios"]}
+
+if len(SCENARIOS) != len(STUDY["scenarios"]):
+    raise ValueError(f"study scenario names must be unique: {[s['name'] for s in STUDY['scenarios']]}")
+for s in STUDY["scenarios"]:
+    if s.get("baseline") and s["baseline"] not in SCENARIOS:
+        raise ValueError(f"study scenario {s['name']!r} names an unknown baseline {s['baseline']!r}")
+
+
+def study_source(dataset):
+    """The data set whose fit gives the population of the study of `dataset`'s handout."""
+    return STUDY["source"] or dataset
+
+
+def study_dir(source):
+    return f"{RESULTS}/study/{source}"
+
+
+def chunk_ranges():
+    """Half-open replicate ranges [start, stop) of the chunks."""
+    size = int(STUDY["chunk_size"])
+    return [(a, min(a + size, STUDY_REPLICATES)) for a in range(0, STUDY_REPLICATES, size)]
+
+
+def chunk_paths(wildcards):
+    return [
+        f"{study_dir(wildcards.source)}/chunks/{name}/reps_{a:05d}_{b:05d}.parquet"
+        for name in SCENARIOS
+        for a, b in chunk_ranges()
+    ]
+
+
+def study_outputs(dataset):
+    """What a handout reads of its study, keyed as in its manifest."""
+    folder = study_dir(study_source(dataset))
+    return {"study/summary": f"{folder}/r{STUDY_REPLICATES}/summary.parquet", "study/params": f"{folder}/params.json"}
+
+
+wildcard_constraints:
+    source="|".join(config["datasets"]),
+    scenario="|".join(SCENARIOS),
 
 
 rule study_params:
     input:
-        data=f"{RESULTS}/{STUDY['source']}/data.parquet",
-        coef=f"{RESULTS}/{STUDY['source']}/methods/mixed_contextual/coef.parquet",
-        fit=f"{RESULTS}/{STUDY['source']}/methods/mixed_contextual/fit.parquet",
+        data=f"{RESULTS}/{{source}}/data.parquet",
+        coef=f"{RESULTS}/{{source}}/methods/mixed_contextual/coef.parquet",
+        fit=f"{RESULTS}/{{source}}/methods/mixed_contextual/fit.parquet",
     output:
-        f"{STUDY_DIR}/params.json",
+        params=f"{RESULTS}/study/{{source}}/params.json",
     log:
-        f"{STUDY_DIR}/logs/params.log",
+        f"{RESULTS}/study/{{source}}/logs/params.log",
     params:
-        model=lambda wc: dataset_model(config, STUDY["source"]),
+        model=lambda wc: dataset_model(wc.source),
     conda:
         CONDA_ENV
     script:
-        "../scripts/study_params.py"
+        STEP
 
 
 rule study_chunk:
     input:
-        params=f"{STUDY_DIR}/params.json",
+        params=f"{RESULTS}/study/{{source}}/params.json",
     output:
-        f"{STUDY_DIR}/chunks/{{scenario,[A-Za-z0-9_]+}}/reps_{{start,\d+}}_{{stop,\d+}}.parquet",
+        rows=f"{RESULTS}/study/{{source}}/chunks/{{scenario}}/reps_{{start,\d+}}_{{stop,\d+}}.parquet",
     log:
-        f"{STUDY_DIR}/logs/chunk_{{scenario}}_{{start}}_{{stop}}.log",
+        f"{RESULTS}/study/{{source}}/logs/chunk_{{scenario}}_{{start}}_{{stop}}.log",
     params:
-        scenario=lambda wc: scenario_by_name(STUDY, wc.scenario),
+        scenario=lambda wc: SCENARIOS[wc.scenario],
         seed=STUDY["seed"],
-        model=lambda wc: dataset_model(config, STUDY["source"]),
+        model=lambda wc: dataset_model(wc.source),
     conda:
         CONDA_ENV
     script:
-        "../scripts/study_chunk.py"
+        STEP
 
 
 rule study_gather:
     input:
-        chunk_paths(f"{STUDY_DIR}/chunks", STUDY),
+        chunk_paths,
     output:
-        f"{STUDY_OUT}/replicates.parquet",
+        replicates=f"{RESULTS}/study/{{source}}/r{STUDY_REPLICATES}/replicates.parquet",
     log:
-        f"{STUDY_OUT}/logs/gather.log",
+        f"{RESULTS}/study/{{source}}/r{STUDY_REPLICATES}/logs/gather.log",
     conda:
         CONDA_ENV
     script:
-        "../scripts/study_gather.py"
+        STEP
 
 
 rule study_summary:
     input:
-        replicates=f"{STUDY_OUT}/replicates.parquet",
+        replicates=f"{RESULTS}/study/{{source}}/r{STUDY_REPLICATES}/replicates.parquet",
+        params=f"{RESULTS}/study/{{source}}/params.json",
     output:
-        f"{STUDY_OUT}/summary.parquet",
+        summary=f"{RESULTS}/study/{{source}}/r{STUDY_REPLICATES}/summary.parquet",
     log:
-        f"{STUDY_OUT}/logs/summary.log",
+        f"{RESULTS}/study/{{source}}/r{STUDY_REPLICATES}/logs/summary.log",
     params:
         scenarios=STUDY["scenarios"],
     conda:
         CONDA_ENV
     script:
-        "../scripts/study_summary.py"
-
-
-if STUDY["enabled"]:
-    REPORT_PARTS.append(
-        lambda ds: {
-            "study/summary": f"{STUDY_OUT}/summary.parquet",
-            "study/params": f"{STUDY_DIR}/params.json",
-        }
-    )
+        STEP

@@ -25,12 +25,16 @@ by REML, with the engine :mod:`mlmcompare.lmm`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
-from .. import lmm
+from .. import lmm, models
 from ..lmm import LmmResult
+
+log = logging.getLogger(__name__)
 
 __all__ = ["prepare_components", "component_formulas", "fit_components", "components_tables", "COMPONENT_PAIRS"]
 
@@ -44,13 +48,7 @@ COMPONENT_PAIRS: list[tuple[str, str]] = [
     ("intercept", "unstructured"),
 ]
 
-MODEL_LABELS = {
-    "null": "Null: random intercept only",
-    "intercept": "Random intercept",
-    "unstructured": "Random slopes, unstructured G",
-    "diagonal": "Random slopes, uncorrelated G (||)",
-    "block": "Random slopes, block G",
-}
+COMPONENT_MODELS = ("null", "intercept", "diagonal", "block", "unstructured")
 
 
 def prepare_components(
@@ -92,18 +90,12 @@ def prepare_components(
 
 
 def component_formulas(response: str, group: str, names: Sequence[str], level2: str | None = None) -> dict[str, str]:
-    """The lme4 formulas of the compared models."""
-    fixed = " + ".join([f"{n}_cwg + {n}_mean" for n in names] + ([level2] if level2 else []))
+    """The formulas of the compared models (`models.py`, ids components_*) for
+    these slopes; the block model needs two slopes or more."""
+    covariates = " + ".join([f"{n}_cwg + {n}_mean" for n in names] + ([level2] if level2 else []))
     slopes = " + ".join(f"{n}_cwg" for n in names)
-    out = {
-        "null": f"{response} ~ 1 + (1 | {group})",
-        "intercept": f"{response} ~ {fixed} + (1 | {group})",
-        "diagonal": f"{response} ~ {fixed} + (1 + {slopes} || {group})",
-    }
-    if len(names) > 1:
-        out["block"] = f"{response} ~ {fixed} + (1 | {group}) + (0 + {slopes} | {group})"
-    out["unstructured"] = f"{response} ~ {fixed} + (1 + {slopes} | {group})"
-    return out
+    roles = {"y": response, "g": group, "k": covariates, "s": slopes}
+    return {m: models.formula(f"components_{m}", roles) for m in COMPONENT_MODELS if m != "block" or len(names) > 1}
 
 
 def fit_components(data: pd.DataFrame, formulas: Mapping[str, str]) -> dict[tuple[str, bool], LmmResult]:
@@ -117,7 +109,7 @@ def components_tables(fits: Mapping[tuple[str, bool], LmmResult], formulas: Mapp
     for (model, reml), f in fits.items():
         method = "REML" if reml else "ML"
         fit_rows.append({
-            "model": model, "label": MODEL_LABELS.get(model, model), "formula": formulas[model], "method": method,
+            "model": model, "label": models.model(f"components_{model}").name, "formula": formulas[model], "method": method,
             "nobs": f.nobs, "ngroups": f.ngroups, "npar": f.npar, "loglik": f.loglik, "aic": f.aic, "bic": f.bic,
             "deviance": -2 * f.loglik, "sigma": f.sigma, "singular": f.singular, "converged": f.converged,
             "warnings": "; ".join(f.warnings),
@@ -158,3 +150,13 @@ def components_tables(fits: Mapping[tuple[str, bool], LmmResult], formulas: Mapp
         "G": pd.DataFrame(G_rows),
         "lrt": pd.DataFrame(lrt_rows),
     }
+
+
+def components_part_tables(frame: pd.DataFrame, s: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    """Every table of the covariance-components part, from its data file and settings."""
+    data, names = prepare_components(frame, s["response"], s["group"], s["slopes"], s.get("level2"), s.get("reference"))
+    formulas = component_formulas(s["response"], s["group"], names, s.get("level2"))
+    fits = fit_components(data, formulas)
+    for (model, reml), f in fits.items():
+        log.info("%s %s: %r", model, "REML" if reml else "ML", f)
+    return components_tables(fits, formulas)

@@ -27,21 +27,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import lmm
+from .. import lmm, models
 from ..lmm import build_design, fit_from_stats, sufficient_stats
 from ..methods.common import factor_levels, level_term, per_group_ols
 from ..spec import ModelSpec
 
-TIDY = ["term", "estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high"]
-
-
-def mixed_formula(spec: ModelSpec) -> str:
-    x = spec.predictor
-    return f"{spec.response} ~ {x} * {spec.level2_factor} + (1 + {x} | {spec.group})"
-
-
 def fit_mixed(data: pd.DataFrame, spec: ModelSpec) -> lmm.LmmResult:
-    return lmm.fit(mixed_formula(spec), data, reml=True)
+    """The mixed model of the sector lines by REML."""
+    return models.fit(models.MAIN_MIXED, data, spec)
 
 
 # ---------------------------------------------------------------- Hausman
@@ -79,7 +72,7 @@ def hausman_test(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     cols = slope_columns(data, spec)
     terms = list(cols)
     b_fe, V_fe, _ = within_fit(data, cols, spec)
-    re = lmm.fit(f"{spec.response} ~ {spec.predictor} * {spec.level2_factor} + (1 | {spec.group})", data, reml=True)
+    re = models.fit("nonrandom", data, spec)
     b_re = re.fixef[terms].to_numpy()
     V_re = re.vcov.loc[terms, terms].to_numpy()
     rows = []
@@ -165,7 +158,7 @@ def leave_one_group_out(data: pd.DataFrame, schools: pd.DataFrame, spec: ModelSp
     `dfbetas_slope` is the mixed slope change in units of its full-data SE."""
     levels = factor_levels(data, spec)
     other = levels[1]
-    design = build_design(mixed_formula(spec), data)
+    design = build_design(models.formula(models.MAIN_MIXED, spec), data)
     terms = list(design.fixed_terms)
     full_b0, full_se0, full_b1, full_se1 = gap(fit.fixef.to_numpy(), fit.vcov.to_numpy(), terms, spec, other)
     lines = per_group_ols(data, spec).table
@@ -232,20 +225,20 @@ def random_part_variance(Z: np.ndarray, G: np.ndarray) -> float:
 
 def multilevel_r2(data: pd.DataFrame, spec: ModelSpec, fit: lmm.LmmResult) -> pd.DataFrame:
     """Snijders-Bosker and Nakagawa-Schielzeth R^2 (see module docstring)."""
-    y, x, F, grp = spec.response, spec.predictor, spec.level2_factor, spec.group
-    null = lmm.fit(f"{y} ~ 1 + (1 | {grp})", data, reml=True)
-    ri = lmm.fit(f"{y} ~ {x} * {F} + (1 | {grp})", data, reml=True)
+    grp = spec.group
+    null = models.fit("oneway", data, spec)
+    ri = models.fit("nonrandom", data, spec)
     tau0, s0 = float(null.varcorr.G.iloc[0, 0]), null.sigma2
     tau1, s1 = float(ri.varcorr.G.iloc[0, 0]), ri.sigma2
     nbar = len(data) / data[grp].nunique()
     sb1 = 1 - (s1 + tau1) / (s0 + tau0)
     sb2 = 1 - (s1 / nbar + tau1) / (s0 / nbar + tau0)
-    design = build_design(mixed_formula(spec), data)
+    design = build_design(models.formula(models.MAIN_MIXED, spec), data)
     var_f = float(np.var(fit.fitted(0).to_numpy(), ddof=1))
     var_r = random_part_variance(design.Z, fit.varcorr.G.to_numpy())
     total = var_f + var_r + fit.sigma2
     rows = [
-        ("Snijders-Bosker", "level 1", sb1, f"1 - (sigma2 + tau00) of {y} ~ {x} * {F} + (1 | {grp}) over the empty model's"),
+        ("Snijders-Bosker", "level 1", sb1, f"1 - (sigma2 + tau00) of {models.formula('nonrandom', spec)} over the empty model's"),
         ("Snijders-Bosker", "level 2", sb2, f"as level 1 with sigma2 / n, n = mean group size {nbar:.2f}"),
         ("Nakagawa-Schielzeth", "marginal", var_f / total, "var(X beta) / (var(X beta) + mean z'Gz + sigma2), random slopes model"),
         ("Nakagawa-Schielzeth", "conditional", (var_f + var_r) / total, "(var(X beta) + mean z'Gz) / total, random slopes model"),

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import lmm
+from .. import models
 from ..methods.common import ols, tidy_coef
 from ..spec import ModelSpec
 
@@ -94,16 +94,16 @@ def ols_effects(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
 def mixed_effects(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     """Within, between and contextual effects from one mixed model with the
     contextual variable, and the single slope of the model without it."""
-    y, x, c, d, grp = spec.response, spec.predictor, spec.cvar, spec.dvar, spec.group
-    formula = f"{y} ~ {d} + {c} + (1 + {d} | {grp})"
-    fit = lmm.fit(formula, data, reml=True)
+    x, c, d = spec.predictor, spec.cvar, spec.dvar
+    formula = models.formula("ctx_cwg", spec)
+    fit = models.fit("ctx_cwg", data, spec)
     frames = [
         fit.contrast({d: 1.0}, names=[d]).assign(effect="within"),
         fit.contrast({c: 1.0}, names=[c]).assign(effect="between"),
         fit.contrast({c: 1.0, d: -1.0}, names=[f"{c} - {d}"]).assign(effect="contextual"),
     ]
-    plain = f"{y} ~ {x} + (1 + {x} | {grp})"
-    fit2 = lmm.fit(plain, data, reml=True)
+    plain = models.formula("randcoef", spec)
+    fit2 = models.fit("randcoef", data, spec)
     frames.append(fit2.contrast({x: 1.0}, names=[x]).assign(effect="mixture", model=plain))
     out = pd.concat(frames, ignore_index=True)
     out["model"] = out["model"].fillna(formula)

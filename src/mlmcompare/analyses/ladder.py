@@ -27,55 +27,10 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from .. import lmm
+from .. import lmm, models
+from ..models import LADDER
 from ..lmm import LmmResult
 from ..spec import ModelSpec
-
-
-@dataclass(frozen=True)
-class Rung:
-    """One model of the ladder: fixed and random parts with placeholders."""
-
-    model: str  # id
-    name: str  # traditional name
-    fixed: str  # fixed part, placeholders {x} {w} {cvar} {dvar}
-    random: str  # random part (left of the bar)
-    level1: str  # LaTeX
-    level2: str  # LaTeX, equations separated by " \\quad "
-
-
-LADDER: tuple[Rung, ...] = (
-    Rung("oneway", "One-way ANOVA with random effects", "1", "1",
-         r"Y_{ij} = \beta_{0j} + r_{ij}",
-         r"\beta_{0j} = \gamma_{00} + u_{0j}"),
-    Rung("means", "Means as outcomes", "1 + {w}", "1",
-         r"Y_{ij} = \beta_{0j} + r_{ij}",
-         r"\beta_{0j} = \gamma_{00} + \gamma_{01} W_j + u_{0j}"),
-    Rung("ancova", "One-way ANCOVA with random effects", "1 + {x}", "1",
-         r"Y_{ij} = \beta_{0j} + \beta_{1j} X_{ij} + r_{ij}",
-         r"\beta_{0j} = \gamma_{00} + u_{0j}, \quad \beta_{1j} = \gamma_{10}"),
-    Rung("randcoef", "Random coefficients", "1 + {x}", "1 + {x}",
-         r"Y_{ij} = \beta_{0j} + \beta_{1j} X_{ij} + r_{ij}",
-         r"\beta_{0j} = \gamma_{00} + u_{0j}, \quad \beta_{1j} = \gamma_{10} + u_{1j}"),
-    Rung("isao", "Intercepts and slopes as outcomes", "1 + {x} + {w} + {x}:{w}", "1 + {x}",
-         r"Y_{ij} = \beta_{0j} + \beta_{1j} X_{ij} + r_{ij}",
-         r"\beta_{0j} = \gamma_{00} + \gamma_{01} W_j + u_{0j}, \quad \beta_{1j} = \gamma_{10} + \gamma_{11} W_j + u_{1j}"),
-    Rung("nonrandom", "Non-random slopes", "1 + {x} + {w} + {x}:{w}", "1",
-         r"Y_{ij} = \beta_{0j} + \beta_{1j} X_{ij} + r_{ij}",
-         r"\beta_{0j} = \gamma_{00} + \gamma_{01} W_j + u_{0j}, \quad \beta_{1j} = \gamma_{10} + \gamma_{11} W_j"),
-    Rung("parallel", "Parallel mean slopes", "1 + {x} + {w}", "1 + {x}",
-         r"Y_{ij} = \beta_{0j} + \beta_{1j} X_{ij} + r_{ij}",
-         r"\beta_{0j} = \gamma_{00} + \gamma_{01} W_j + u_{0j}, \quad \beta_{1j} = \gamma_{10} + u_{1j}"),
-    Rung("ctx_cwg", "Contextual mean with CWG variable", "1 + {cvar} + {dvar}", "1 + {dvar}",
-         r"Y_{ij} = \beta_{0j} + \beta_{1j} (X_{ij} - \bar X_{\cdot j}) + r_{ij}",
-         r"\beta_{0j} = \gamma_{00} + \gamma_{01} \bar X_{\cdot j} + u_{0j}, \quad \beta_{1j} = \gamma_{10} + u_{1j}"),
-    Rung("ctx_raw", "Contextual mean with raw variable", "1 + {cvar} + {x}", "1 + {dvar}",
-         r"Y_{ij} = \beta_{0j} + \beta_{1j} (X_{ij} - \bar X_{\cdot j}) + r_{ij}",
-         r"\beta_{0j} = \gamma_{00} + (\gamma_{01} + \gamma_{10}) \bar X_{\cdot j} + u_{0j}, \quad \beta_{1j} = \gamma_{10} + u_{1j}"),
-    Rung("ctx_isao", "Intercepts and slopes as outcomes with contextual mean", "1 + ({cvar} + {dvar}) * {w}", "1 + {dvar}",
-         r"Y_{ij} = \beta_{0j} + \beta_{1j} (X_{ij} - \bar X_{\cdot j}) + r_{ij}",
-         r"\beta_{0j} = \gamma_{00} + \gamma_{01} \bar X_{\cdot j} + \gamma_{02} W_j + \gamma_{03} W_j \bar X_{\cdot j} + u_{0j}, \quad \beta_{1j} = \gamma_{10} + \gamma_{11} W_j + u_{1j}"),
-)
 
 
 @dataclass(frozen=True)
@@ -103,50 +58,30 @@ LADDER_TESTS: tuple[LadderTest, ...] = (
 OLS_NULL_NAME = "OLS, no school effect"
 
 
-def placeholders(spec: ModelSpec) -> dict[str, str]:
-    return {"x": spec.predictor, "w": spec.level2_factor, "cvar": spec.cvar, "dvar": spec.dvar}
-
-
-def rung_formula(rung: Rung, spec: ModelSpec) -> str:
-    """The lme4 formula of a rung with the data's column names."""
-    p = placeholders(spec)
-    return f"{spec.response} ~ {rung.fixed.format(**p)} + ({rung.random.format(**p)} | {spec.group})"
-
-
-def rung_symbolic(rung: Rung) -> tuple[str, str]:
-    """The rung's fixed and random parts in the handout's symbols (Y, X, W, cvar, dvar)."""
-    p = {"x": "X", "w": "W", "cvar": "cvar", "dvar": "dvar"}
-    return f"Y ~ {rung.fixed.format(**p)}", f"~ {rung.random.format(**p)} | school"
-
-
 def fit_ladder(data: pd.DataFrame, spec: ModelSpec) -> dict[tuple[str, str], LmmResult]:
-    """Every rung fitted by REML and by ML, keyed (model, "REML"/"ML")."""
-    fits = {}
-    for rung in LADDER:
-        formula = rung_formula(rung, spec)
-        for crit in ("REML", "ML"):
-            fits[(rung.model, crit)] = lmm.fit(formula, data, reml=crit == "REML")
-    return fits
+    """Every model of the ladder fitted by REML and by ML, keyed (model, "REML"/"ML")."""
+    return {(m, crit): models.fit(m, data, spec, reml=crit == "REML") for m in LADDER for crit in ("REML", "ML")}
 
 
 def ladder_models_table(fits: Mapping[tuple[str, str], LmmResult], spec: ModelSpec) -> pd.DataFrame:
     """glance rows: one per model and criterion, with formula and equations."""
     rows = []
-    for i, rung in enumerate(LADDER, start=1):
-        fixed, random = rung_symbolic(rung)
+    for i, model_id in enumerate(LADDER, start=1):
+        m = models.model(model_id)
+        fixed, random = models.symbolic(model_id)
         for crit in ("REML", "ML"):
-            f = fits[(rung.model, crit)]
+            f = fits[(model_id, crit)]
             rows.append(
                 {
                     "step": i,
-                    "model": rung.model,
-                    "name": rung.name,
+                    "model": model_id,
+                    "name": m.name,
                     "estimator": crit,
-                    "formula": rung_formula(rung, spec),
+                    "formula": models.formula(model_id, spec),
                     "fixed": fixed,
                     "random": random,
-                    "level1": rung.level1,
-                    "level2": rung.level2,
+                    "level1": m.level1,
+                    "level2": m.level2,
                     "nobs": int(f.nobs),
                     "ngroups": int(f.ngroups),
                     "npar": int(f.npar),
@@ -253,90 +188,3 @@ def ladder_tables(data: pd.DataFrame, spec: ModelSpec) -> dict[str, pd.DataFrame
         "ladder_varcorr": ladder_varcorr_table(fits),
         "ladder_lrt": ladder_lrt_table(fits, data, spec),
     }
-
-
-# ----------------------------------------------------------------- display
-def num(x: float, digits: int = 2) -> str:
-    """A number for a table cell; NaN as an em dash."""
-    return "—" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
-
-
-def p_text(p: float) -> str:
-    if not np.isfinite(p):
-        return "—"
-    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
-
-
-def ladder_overview(models: pd.DataFrame) -> pd.DataFrame:
-    """Display table: each rung's traditional name, its parts in symbols and its lme4 formula."""
-    m = models[models["estimator"] == "REML"].sort_values("step")
-    return pd.DataFrame({
-        "": m["step"].astype(str).to_numpy(),
-        "Model": m["name"].to_numpy(),
-        "Fixed part": ("`" + m["fixed"] + "`").to_numpy(),
-        "Random part": ("`" + m["random"] + "`").to_numpy(),
-        "lme4 formula": ("`" + m["formula"] + "`").to_numpy(),
-    })
-
-
-def ladder_equations_markdown(models: pd.DataFrame) -> str:
-    """A numbered Markdown list of each rung's level-1 and level-2 equations."""
-    m = models[models["estimator"] == "REML"].sort_values("step")
-    items = []
-    for r in m.itertuples():
-        items.append(f"{r.step}. **{r.name}.**\\\n   Level 1: ${r.level1}$\\\n   Level 2: ${r.level2}$")
-    return "\n".join(items)
-
-
-def variance_cells(varcorr: pd.DataFrame, model: str, estimator: str = "REML") -> dict[str, float]:
-    """SD of the random intercept and slope, their correlation and sigma of one fit."""
-    v = varcorr[(varcorr["model"] == model) & (varcorr["estimator"] == estimator)]
-    sds = v[(v["grp"] != "Residual") & v["var2"].isna()]["sdcor"].tolist()
-    cor = v[(v["grp"] != "Residual") & v["var2"].notna()]["sdcor"].tolist()
-    return {
-        "SD(intercept)": sds[0] if sds else np.nan,
-        "SD(slope)": sds[1] if len(sds) > 1 else np.nan,
-        "corr(intercept, slope)": cor[0] if cor else np.nan,
-        "sigma": float(v[v["grp"] == "Residual"]["sdcor"].iloc[0]),
-    }
-
-
-def ladder_fixed_display(coef: pd.DataFrame, models: pd.DataFrame, varcorr: pd.DataFrame, steps: list[int], digits: int = 3) -> pd.DataFrame:
-    """Display table, one column per chosen rung: REML fixed effects (SE), variance
-    components, parameters, log-likelihoods (REML and ML), AIC and BIC (REML)."""
-    reml = models[models["estimator"] == "REML"].set_index("step")
-    ml = models[models["estimator"] == "ML"].set_index("step")
-    chosen = [reml.loc[s, "model"] for s in steps]
-    c = coef[(coef["estimator"] == "REML") & coef["model"].isin(chosen)]
-    terms = list(dict.fromkeys(c["term"]))
-    out = {"": [f"`{t}`" for t in terms]}
-    extra = ["SD(intercept)", "SD(slope)", "corr(intercept, slope)", "sigma", "parameters", "logLik (REML)",
-             "AIC (REML)", "BIC (REML)", "logLik (ML)"]
-    out[""] += extra
-    for s, model in zip(steps, chosen):
-        part = c[c["model"] == model].set_index("term")
-        cells = [f"{part.at[t, 'estimate']:.{digits}f} ({part.at[t, 'std_error']:.{digits}f})" if t in part.index else "" for t in terms]
-        vc = variance_cells(varcorr, model)
-        cells += [num(vc[k], digits) if np.isfinite(vc[k]) else "" for k in extra[:4]]
-        cells += [str(int(reml.at[s, "npar"])), num(reml.at[s, "loglik"]), num(reml.at[s, "aic"]), num(reml.at[s, "bic"]),
-                  num(ml.at[s, "loglik"])]
-        out[f"({s})"] = cells
-    return pd.DataFrame(out)
-
-
-def ladder_lrt_display(lrt: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
-    """Display table: each test's models, question, criterion, statistic, df and p-value."""
-    step = dict(zip(models["model"], models["step"]))
-
-    def label(m: str) -> str:
-        return OLS_NULL_NAME if m == "ols_null" else f"({step[m]})"
-
-    return pd.DataFrame({
-        "Models": [f"{label(a)} vs {label(b)}" for a, b in zip(lrt["small"], lrt["big"])],
-        "Question": lrt["question"].to_numpy(),
-        "Fitted by": lrt["estimator"].to_numpy(),
-        "Chi-square": [num(v, 2) for v in lrt["statistic"]],
-        "df": [str(int(v)) for v in lrt["df"]],
-        "p (chi-square)": [p_text(v) for v in lrt["p_value"]],
-        "p (chi-bar-square)": [p_text(v) for v in lrt["p_value_boundary"]],
-    })

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 
-from .. import lmm
+from .. import models
 from .diagnostics import within_fit
 from ..methods.common import ols, tidy_coef
 from ..spec import ModelSpec
@@ -53,7 +53,7 @@ def second_example(data: pd.DataFrame, spec: ModelSpec, factor: str, reference: 
     other = levels[1]
     frames = []
 
-    formula = f"{y} ~ {x} * {factor}"
+    formula = models.formula("factor_pooled", spec, f=factor)
     mm = model_matrix(formula, d)
     res = ols(mm.rhs.to_numpy(), mm.lhs.to_numpy().ravel(), list(mm.rhs.columns))
     frames.append(tidy_coef("pooled_ols", formula, res.terms, res.beta, np.sqrt(np.diag(res.vcov)), res.df_resid))
@@ -65,14 +65,14 @@ def second_example(data: pd.DataFrame, spec: ModelSpec, factor: str, reference: 
     b, V, df = within_fit(d, cols, spec)
     frames.append(tidy_coef("fixed_effects", f"{y} ~ {x} * {factor} + factor({grp})", list(cols), b, np.sqrt(np.diag(V)), df))
 
-    formula = f"{y} ~ {x} * {factor} + (1 + {x} | {grp})"
-    fit = lmm.fit(formula, d, reml=True)
+    formula = models.formula("factor_lines", spec, f=factor)
+    fit = models.fit("factor_lines", d, spec, f=factor)
     frames.append(fit.coef.assign(method="mixed", model=formula))
 
     prop = f"{factor.lower()}_{other.lower()}_mean"
     d[prop] = pd.Series(ind, index=d.index).groupby(d[grp]).transform("mean")
-    formula = f"{y} ~ {x} * {factor} + {spec.cvar} + {prop} + (1 + {x} | {grp})"
-    fit = lmm.fit(formula, d, reml=True)
+    formula = models.formula("factor_contextual", spec, f=factor, p=prop)
+    fit = models.fit("factor_contextual", d, spec, f=factor, p=prop)
     frames.append(fit.coef.assign(method="mixed_contextual", model=formula))
 
     out = pd.concat(frames, ignore_index=True).rename(columns={"method": "estimator"})

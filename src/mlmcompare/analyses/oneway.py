@@ -8,19 +8,22 @@ sum_j w_j^2 sigma^2 / n_j (schools fixed); the intervals nlme's
 the log scale from the Hessian of the REML log-likelihood), beside the
 Satterthwaite interval; and the summaries of the between-school variance:
 ICC, reliability of each school mean, design effect, naive variance of the
-school means.
+school means. The same model fitted from published group summaries alone
+(sizes, means and a pooled within-group SD: `fit_from_group_means`) is the
+designs handout's first part.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.stats
 
-from .. import lmm
-from ..lmm import LmmResult
+from .. import lmm, models
+from ..lmm import LmmResult, SufficientStats
 from ..spec import ModelSpec
 
 ESTIMATOR_LABELS = {
@@ -31,13 +34,9 @@ ESTIMATOR_LABELS = {
 }
 
 
-def oneway_formula(spec: ModelSpec) -> str:
-    return f"{spec.response} ~ 1 + (1 | {spec.group})"
-
-
 def fit_oneway(data: pd.DataFrame, spec: ModelSpec) -> LmmResult:
     """The one-way random-effects model by REML."""
-    return lmm.fit(oneway_formula(spec), data, reml=True)
+    return models.fit("oneway", data, spec)
 
 
 def school_means(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
@@ -115,7 +114,7 @@ def school_weights_table(means: pd.DataFrame, g00: float, sigma2: float, size: n
     for key, w in weights.items():
         out[f"w_{key}"] = w
     out["error_variance"] = sigma2 / out["n"]
-    out["reliability"] = g00 / (g00 + out["error_variance"])
+    out["reliability"] = school_mean_reliability(g00, sigma2, out["n"].to_numpy())
     return out
 
 
@@ -208,12 +207,17 @@ def oneway_intervals_table(fit: LmmResult, data: pd.DataFrame, spec: ModelSpec, 
 
 
 # ---------------------------------------------------------------- summaries
+def school_mean_reliability(g00: float, sigma2: float, n: np.ndarray) -> np.ndarray:
+    """Reliability of each group mean as an estimate of its true mean, g00 / (g00 + sigma^2 / n_j)."""
+    return g00 / (g00 + sigma2 / np.asarray(n, dtype="float64"))
+
+
 def oneway_summary_table(fit: LmmResult, means: pd.DataFrame) -> pd.DataFrame:
     """One row: variance components, ICC, reliabilities, design effect, naive variance."""
     g00 = float(fit.varcorr.G.iloc[0, 0])
     s2 = fit.sigma2
     n = means["n"].to_numpy("float64")
-    reliab = g00 / (g00 + s2 / n)
+    reliab = school_mean_reliability(g00, s2, n)
     nbar = float(n.mean())
     icc = fit.icc()
     deff = fit.design_effect()
@@ -268,43 +272,180 @@ def oneway_tables(data: pd.DataFrame, schools: pd.DataFrame, spec: ModelSpec, si
     }
 
 
-# ----------------------------------------------------------------- display
-WEIGHT_TEXT = {
-    "mean_of_means": "$1$",
-    "student_mean": "$n_j$",
-    "size_weighted": "school size $s_j$",
-    "gls": r"$1 / (\hat g_{00} + \hat\sigma^2 / n_j)$",
-}
+# ------------------------------------------------ from published group summaries
+def _within_ss_per_group(n: np.ndarray, within_sd, within_ss) -> np.ndarray:
+    """W_j from a pooled SD, per-group SDs, a total within SS or per-group SSs."""
+    if (within_sd is None) == (within_ss is None):
+        raise ValueError("give exactly one of within_sd (pooled or per group) and within_ss")
+    if within_sd is not None:
+        sd = np.broadcast_to(np.asarray(within_sd, dtype=float), n.shape)
+        if np.any(sd < 0) or not np.all(np.isfinite(sd)):
+            raise ValueError("within_sd must be finite and non-negative")
+        return (n - 1.0) * sd**2
+    ss = np.asarray(within_ss, dtype=float)
+    if ss.ndim == 0:  # a total: spread over the groups in proportion to their df
+        if n.sum() - len(n) <= 0:
+            raise ValueError("a pooled within SS needs some group with n_j > 1")
+        return float(ss) * (n - 1.0) / (n.sum() - len(n))
+    if ss.shape != n.shape:
+        raise ValueError(f"within_ss has {ss.size} values for {n.size} groups")
+    return ss.astype(float)
 
 
-def sig(x: float, digits: int = 7) -> str:
-    """A number to `digits` significant digits (as R prints), NaN as an em dash."""
-    if x is None or not np.isfinite(x):
-        return "—"
-    text = f"{x:#.{digits}g}"  # '#' keeps trailing zeros, as R prints 14.17030
-    return text[:-1] if text.endswith(".") else text
+def group_summary_stats(
+    means: Sequence[float],
+    n: Sequence[float],
+    within_sd: float | Sequence[float] | None = None,
+    within_ss: float | Sequence[float] | None = None,
+    groups: Sequence | None = None,
+) -> SufficientStats:
+    """Sufficient statistics of ``y ~ 1 + (1 | group)`` from per-group summaries.
+
+    Stored, as the engine expects, around the overall mean ybar (``y_shift``):
+    per group Z'y = n_j (ybar_j - ybar), y'y = W_j + n_j (ybar_j - ybar)^2.
+    """
+    m = np.asarray(means, dtype=float)
+    nj = np.asarray(n, dtype=float)
+    if m.shape != nj.shape or m.ndim != 1:
+        raise ValueError("means and n must be 1-D of the same length")
+    if np.any(nj < 1) or np.any(nj != np.round(nj)):
+        raise ValueError("group sizes n must be positive integers")
+    if not np.all(np.isfinite(m)):
+        raise ValueError("group means must be finite")
+    W = _within_ss_per_group(nj, within_sd, within_ss)
+    labels = np.asarray(groups) if groups is not None else np.arange(1, len(m) + 1)
+    N = nj.sum()
+    ybar = float(np.sum(nj * m) / N)
+    d = m - ybar
+    ysum = nj * d
+    return SufficientStats(
+        groups=labels,
+        n_j=nj,
+        ZtZ=nj[:, None, None].copy(),
+        ZtX=nj[:, None, None].copy(),
+        Zty=ysum[:, None].copy(),
+        yty_j=W + nj * d**2,
+        ysum_j=ysum,
+        zsum_j=nj[:, None].copy(),
+        XtX=np.array([[N]]),
+        Xty=np.array([float(ysum.sum())]),
+        yty=float(np.sum(W + nj * d**2)),
+        x_shift=np.zeros(1),
+        y_shift=ybar,
+        intercept_col=0,
+        ones_coef=np.ones(1),
+    )
 
 
-def estimators_display(est: pd.DataFrame) -> pd.DataFrame:
-    """Display table of the estimators of the overall mean."""
-    return pd.DataFrame({
-        "Estimator": est["label"].to_numpy(),
-        "Weight proportional to": [WEIGHT_TEXT.get(t, "") for t in est["term"]],
-        "Estimate": [sig(v) for v in est["estimate"]],
-        "SE, schools random": [sig(v, 4) for v in est["std_error"]],
-        "SE, schools fixed": [sig(v, 4) for v in est["std_error_fixed_schools"]],
-        "Efficiency vs GLS": [f"{v:.3f}" for v in est["efficiency"]],
-    })
+def fit_from_group_means(
+    means: Sequence[float],
+    n: Sequence[float],
+    within_sd: float | Sequence[float] | None = None,
+    within_ss: float | Sequence[float] | None = None,
+    reml: bool = True,
+    *,
+    groups: Sequence | None = None,
+    group_name: str = "group",
+    response: str = "y",
+) -> LmmResult:
+    """The random-intercept model fitted from group means, sizes and the within spread.
+
+    ``within_sd``: the pooled within-group SD (or one SD per group);
+    ``within_ss``: the within-group sum of squares sum_j (n_j - 1) s_j^2 (a
+    total, or one per group).  Give one of the two.  The fit equals the fit
+    to the full rows: same estimates, same log-likelihood, AIC and BIC.
+    """
+    stats = group_summary_stats(means, n, within_sd, within_ss, groups)
+    return lmm.fit_from_stats(
+        stats,
+        reml=reml,
+        fixed_terms=["Intercept"],
+        random_terms=["Intercept"],
+        group_name=group_name,
+        formula=f"{response} ~ 1 + (1 | {group_name})",
+    )
 
 
-def intervals_display(iv: pd.DataFrame) -> pd.DataFrame:
-    """Display table of the one-way model's 95% intervals."""
-    names = {"Intercept": r"$\gamma_{00}$ (overall mean)", "sd__Intercept": r"$\sqrt{g_{00}}$ (SD of school means)",
-             "sd__Observation": r"$\sigma$ (SD within schools)"}
-    return pd.DataFrame({
-        "Parameter": [names.get(t, t) for t in iv["term"]],
-        "Estimate": [sig(v) for v in iv["estimate"]],
-        "Lower": [sig(v) for v in iv["conf_low"]],
-        "Upper": [sig(v) for v in iv["conf_high"]],
-        "Method": iv["method"].to_numpy(),
-    })
+def read_group_means(frame: pd.DataFrame, group: str, n: str, mean: str) -> pd.DataFrame:
+    """The summary table checked and sorted: columns group, n, mean."""
+    missing = [c for c in (group, n, mean) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"group-means file lacks column(s) {missing}; it has {list(frame.columns)}")
+    out = pd.DataFrame(
+        {
+            "group": frame[group].astype(str),
+            "n": pd.to_numeric(frame[n], errors="raise").astype("int64"),
+            "mean": pd.to_numeric(frame[mean], errors="raise").astype("float64"),
+        }
+    )
+    if out["group"].duplicated().any():
+        raise ValueError(f"group ids repeat in column {group!r}: {sorted(out['group'][out['group'].duplicated()])[:5]}")
+    if len(out) < 2:
+        raise ValueError("a random-effects fit needs at least 2 groups")
+    return out.reset_index(drop=True)
+
+
+def group_means_tables(fit: LmmResult, groups: pd.DataFrame, level: float = 0.95) -> dict[str, pd.DataFrame]:
+    """coef, summary (one row) and groups tables of a one-way fit from summaries."""
+    n = groups["n"].to_numpy(float)
+    m = groups["mean"].to_numpy(float)
+    J, N = len(n), n.sum()
+    tau00 = float(fit.varcorr.G.iloc[0, 0])
+    sigma2 = fit.sigma2
+    gamma = float(fit.fixef.iloc[0])
+    naive_mean = float(m.mean())
+    naive_var = float(m.var(ddof=1))
+    v_j = sigma2 / n
+    reliability = school_mean_reliability(tau00, sigma2, n)
+    nbar = N / J
+    summary = pd.DataFrame(
+        [{
+            "ngroups": J,
+            "nobs": int(N),
+            "mean_group_size": nbar,
+            "naive_mean": naive_mean,
+            "naive_var": naive_var,
+            "student_mean": float(np.sum(n * m) / N),
+            "gamma00": gamma,
+            "tau00": tau00,
+            "sd_between": float(np.sqrt(tau00)),
+            "sigma2": sigma2,
+            "sd_within": fit.sigma,
+            "error_var_mean": float(v_j.mean()),
+            "moment_tau00": naive_var - float(v_j.mean()),
+            "icc": fit.icc(),
+            "reliability_mean": float(reliability.mean()),
+            "design_effect": fit.design_effect(),
+            "loglik": fit.loglik,
+            "aic": fit.aic,
+            "bic": fit.bic,
+            "npar": fit.npar,
+            "reml": fit.reml,
+            "converged": fit.converged,
+            "singular": fit.singular,
+        }]
+    )
+    coef = fit.coef.copy()
+    # the engine's lmm.fit and this fit agree; broom names throughout
+    q = scipy.stats.t.ppf(0.5 + level / 2, N - J)
+    se = np.sqrt(v_j)
+    ranef = fit.ranef
+    blup = gamma + ranef["estimate"].to_numpy()
+    cond_sd = ranef["cond_sd"].to_numpy()
+    z = scipy.stats.norm.ppf(0.5 + level / 2)
+    per_group = pd.DataFrame(
+        {
+            "group": groups["group"].to_numpy(),
+            "n": groups["n"].to_numpy(),
+            "mean": m,
+            "std_error": se,
+            "conf_low": m - q * se,
+            "conf_high": m + q * se,
+            "reliability": reliability,
+            "blup": blup,
+            "cond_sd": cond_sd,
+            "blup_low": blup - z * cond_sd,
+            "blup_high": blup + z * cond_sd,
+        }
+    )
+    return {"coef": coef, "summary": summary, "groups": per_group}

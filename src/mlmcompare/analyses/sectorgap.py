@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from .. import lmm
+from .. import lmm, models
 from ..methods.common import ols
 from ..spec import ModelSpec
 
 
-def gap_reference(data: pd.DataFrame, spec: ModelSpec, preferred: str) -> str:
+def gap_reference(data: pd.DataFrame, spec: ModelSpec, preferred: str | None) -> str:
     """The preferred reference level when the factor has it, else the config's."""
     levels = [str(c) for c in data[spec.level2_factor].cat.categories]
     return preferred if preferred in levels else spec.reference
@@ -73,10 +73,6 @@ def naive_t_test(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
                           "conf_low": est - q * se, "conf_high": est + q * se}])
 
 
-def gap_formula(spec: ModelSpec) -> str:
-    return f"{spec.response} ~ {spec.level2_factor} + (1 | {spec.group})"
-
-
 def ols_vs_mixed_tables(data: pd.DataFrame, spec: ModelSpec) -> tuple[pd.DataFrame, pd.DataFrame, lmm.LmmResult]:
     """Tidy coefficients and glance rows of OLS `y ~ F` and the mixed `y ~ F + (1 | g)`."""
     levels = levels_of(data, spec)
@@ -88,7 +84,7 @@ def ols_vs_mixed_tables(data: pd.DataFrame, spec: ModelSpec) -> tuple[pd.DataFra
     se = np.sqrt(np.diag(o.vcov))
     coef_o = pd.DataFrame({"term": o.terms, "estimate": o.beta, "std_error": se, "df": float(o.df_resid)})
     coef_o.insert(0, "model", "OLS")
-    mixed = lmm.fit(gap_formula(spec), data, reml=True)
+    mixed = models.fit("means", data, spec)
     coef_m = mixed.coef[["term", "estimate", "std_error", "df"]].copy()
     coef_m.insert(0, "model", "Mixed (REML)")
     coef = pd.concat([coef_o, coef_m], ignore_index=True)
@@ -118,7 +114,7 @@ def ols_vs_mixed_tables(data: pd.DataFrame, spec: ModelSpec) -> tuple[pd.DataFra
 
 def variance_explained_table(data: pd.DataFrame, spec: ModelSpec, mixed: lmm.LmmResult) -> pd.DataFrame:
     """Between- and within-school variance of the null model and of the model with the factor."""
-    null = lmm.fit(f"{spec.response} ~ 1 + (1 | {spec.group})", data, reml=True)
+    null = models.fit("oneway", data, spec)
     g_null, g_f = float(null.varcorr.G.iloc[0, 0]), float(mixed.varcorr.G.iloc[0, 0])
     return pd.DataFrame(
         [
@@ -233,13 +229,13 @@ def g_panel_lines(seed: int, panels=G_PANELS, n_lines: int = 9, gamma: tuple[flo
 
 def estimated_g_panel(data: pd.DataFrame, spec: ModelSpec) -> tuple[str, np.ndarray, tuple[float, float]]:
     """The random-coefficients model's G and mean line, rounded to 2 decimals for the panel."""
-    fit = lmm.fit(f"{spec.response} ~ {spec.predictor} + (1 + {spec.predictor} | {spec.group})", data, reml=True)
+    fit = models.fit("randcoef", data, spec)
     G = np.round(fit.varcorr.G.to_numpy(), 2)
     centre = (round(float(fit.fixef.iloc[0]), 2), round(float(fit.fixef.iloc[1]), 2))
     return "Estimated from these data (random coefficients)", G, centre
 
 
-def sector_gap_tables(data: pd.DataFrame, spec: ModelSpec, preferred_reference: str = "Public", seed: int = 2026) -> dict[str, pd.DataFrame]:
+def sector_gap_tables(data: pd.DataFrame, spec: ModelSpec, preferred_reference: str | None = None, seed: int = 2026) -> dict[str, pd.DataFrame]:
     """All tables of the sector-gap section (reference level reordered, see module docs)."""
     ref = gap_reference(data, spec, preferred_reference)
     d = with_reference(data, spec, ref)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import lmm
+from .. import models
 from ..lmm import LmmResult
 from .oneway import fit_oneway, school_means
 from ..spec import ModelSpec
@@ -54,11 +54,6 @@ def oneway_shrinkage_table(fit: LmmResult, data: pd.DataFrame, schools: pd.DataF
     return out.sort_values(["n", "group"]).reset_index(drop=True)
 
 
-def slopes_formula(spec: ModelSpec) -> str:
-    x = spec.predictor
-    return f"{spec.response} ~ {x} * {spec.level2_factor} + (1 + {x} | {spec.group})"
-
-
 def line_terms(fit: LmmResult, spec: ModelSpec, level: str, reference: str) -> tuple[dict[str, float], dict[str, float]]:
     """Weights of the sector's mean intercept and slope on the fixed terms."""
     x, f = spec.predictor, spec.level2_factor
@@ -71,7 +66,7 @@ def line_terms(fit: LmmResult, spec: ModelSpec, level: str, reference: str) -> t
 
 def slopes_shrinkage_tables(data: pd.DataFrame, schools: pd.DataFrame, spec: ModelSpec) -> dict[str, pd.DataFrame]:
     """Per school BLUE and BLUP lines of the random-slopes model; sector mean lines; spreads."""
-    fit = lmm.fit(slopes_formula(spec), data, reml=True)
+    fit = models.fit(models.MAIN_MIXED, data, spec)
     levels = [str(c) for c in data[spec.level2_factor].cat.categories]
     reference = levels[0]
     fixef = fit.fixef
@@ -133,35 +128,3 @@ def shrinkage_tables(data: pd.DataFrame, schools: pd.DataFrame, spec: ModelSpec)
     out = {"oneway_shrinkage": oneway_shrinkage_table(fit_oneway(data, spec), data, schools, spec)}
     out.update(slopes_shrinkage_tables(data, schools, spec))
     return out
-
-
-# ----------------------------------------------------------------- display
-def shrinkage_rows(table: pd.DataFrame, k: int = 5, include: tuple[str, ...] = ("P8854C", "P5762C")) -> pd.DataFrame:
-    """The k smallest and k largest schools, plus named ones (the lecture's examples), by n."""
-    t = table.sort_values(["n", "group"]).reset_index(drop=True)
-    keep = set(range(min(k, len(t)))) | set(range(max(len(t) - k, 0), len(t)))
-    keep |= set(t.index[t["id"].isin(include)])
-    return t.loc[sorted(keep)]
-
-
-def shrinkage_display(table: pd.DataFrame, k: int = 5, include: tuple[str, ...] = ("P8854C", "P5762C")) -> pd.DataFrame:
-    """Display table: school, n, BLUE, BLUP, random effect, shrinkage factor."""
-    t = shrinkage_rows(table, k, include)
-    return pd.DataFrame({
-        "School": t["id"].to_numpy(),
-        "n": t["n"].astype(str).to_numpy(),
-        "BLUE (school mean)": [f"{v:.6f}" for v in t["blue"]],
-        "BLUP": [f"{v:.6f}" for v in t["blup"]],
-        "Random effect": [f"{v:.8f}" for v in t["ranef"]],
-        "Conditional SD": [f"{v:.3f}" for v in t["cond_sd"]],
-        "Reliability": [f"{v:.3f}" for v in t["shrinkage_factor"]],
-    })
-
-
-def spread_display(spread: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        "Lines": spread["matrix"].to_numpy(),
-        "SD intercept": [f"{v:.3f}" for v in spread["sd_intercept"]],
-        "SD slope": [f"{v:.3f}" for v in spread["sd_slope"]],
-        "Correlation": [f"{v:.3f}" for v in spread["corr"]],
-    })

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import lmm
+from .. import models
 
 MIN_SCHOOL_SIZE = 3  # a school line needs 3 students to have a residual df
+SIM_ROLES = {"y": "y", "x": "x", "g": "school"}  # the simulated data's columns
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def sim_variance_table(sim: Simulation, est: dict[str, np.ndarray]) -> pd.DataFr
 
 def sim_params_table(sim: Simulation) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The engine's REML fit of y ~ x + (1 + x | school) on the simulated data, against the truth."""
-    fit = lmm.fit("y ~ x + (1 + x | school)", sim.students, reml=True)
+    fit = models.fit("randcoef", sim.students, SIM_ROLES)
     s = sim.settings
     G = fit.varcorr.G.to_numpy()
     rows = [

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from .. import lmm
+from .. import lmm, models
 
 __all__ = [
     "read_long",
@@ -257,17 +257,20 @@ def mixed_lrt_tables(data: pd.DataFrame, subject: str, condition: str, response:
     (lme4's anova table), and the REML fit's coefficients and variances."""
     d = data.rename(columns={subject: "subject_", condition: "condition_", response: "y_"}).copy()
     d["condition_"] = pd.Categorical(d["condition_"], categories=list(levels))
-    null = lmm.fit("y_ ~ 1 + (1 | subject_)", d, reml=False)
-    full = lmm.fit("y_ ~ condition_ + (1 | subject_)", d, reml=False)
-    reml = lmm.fit("y_ ~ condition_ + (1 | subject_)", d, reml=True)
+    # subjects are the groups and conditions the compared factor: the one-way
+    # model against the means-as-outcomes model of models.py
+    internal = {"y": "y_", "g": "subject_", "F": "condition_"}
+    shown = {"y": response, "g": subject, "F": condition}
+    null = models.fit("oneway", d, internal, reml=False)
+    full = models.fit("means", d, internal, reml=False)
+    reml = models.fit("means", d, internal, reml=True)
     test = lmm.lrt(null, full).iloc[0]
     fits = pd.DataFrame([
-        {"model": f"{response} ~ 1 + (1 | {subject})", "npar": f.npar, "aic": f.aic, "bic": f.bic,
+        {"model": models.formula(name, shown), "npar": f.npar, "aic": f.aic, "bic": f.bic,
          "loglik": f.loglik, "deviance": -2 * f.loglik, "sigma2": f.sigma2,
          "tau2": float(f.varcorr.G.iloc[0, 0]), "reml": f.reml}
-        for f in (null, full, reml)
+        for name, f in (("oneway", null), ("means", full), ("means", reml))
     ])
-    fits.loc[1, "model"] = fits.loc[2, "model"] = f"{response} ~ {condition} + (1 | {subject})"
     lrt = pd.DataFrame([{
         "small": fits.loc[0, "model"], "big": fits.loc[1, "model"], "statistic": float(test["statistic"]),
         "df": float(test["df"]), "p_value": float(test["p_value"]), "reml": False,

@@ -1,4 +1,4 @@
-"""What the report tabulates, as data frames and Markdown pipe tables.
+"""The comparison of the methods, as display tables.
 
 The handout only calls these functions on the pipeline's parquet outputs:
 the comparison of the sector lines over methods, the differences with
@@ -13,35 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-
-def fmt(x: float, digits: int = 3) -> str:
-    """A number for a table; NaN shows as an em dash, infinity as ∞."""
-    if x is None or (isinstance(x, float) and np.isnan(x)):
-        return "—"
-    if isinstance(x, (float, np.floating)) and np.isinf(x):
-        return "∞"
-    return f"{x:.{digits}f}"
-
-
-def fmt_p(p: float) -> str:
-    if np.isnan(p):
-        return "—"
-    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
-
-
-def markdown_table(frame: pd.DataFrame, align: Sequence[str] | None = None) -> str:
-    """A pandoc pipe table (strings as given; first column left, others right)."""
-    cols = [str(c) for c in frame.columns]
-    align = align or ["l"] + ["r"] * (len(cols) - 1)
-    rule = {"l": ":---", "r": "---:", "c": ":---:"}
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(rule[a] for a in align) + "|"]
-    for row in frame.astype(str).itertuples(index=False):
-        lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |")
-    return "\n".join(lines)
-
-
-def with_se(est: float, var: float, digits: int = 3) -> str:
-    return f"{fmt(est, digits)} ({fmt(np.sqrt(var), digits)})"
+from .format import fmt, fmt_p, with_se
 
 
 def levels_table(lines: pd.DataFrame, labels: Mapping[str, str], digits: int = 3) -> pd.DataFrame:

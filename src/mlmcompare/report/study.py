@@ -1,7 +1,7 @@
 """What the handout shows of the study: verdicts with measured figures.
 
 The handout's summary of methods puts, beside each verdict of
-`mlmcompare.tables.METHOD_VERDICTS`, what the study measured for a design of
+`mlmcompare.report.comparison.METHOD_VERDICTS`, what the study measured for a design of
 the handout's own size (the scenarios with normal random effects, mean
 school size 30 and the number of schools nearest the data's):
 
@@ -24,7 +24,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .comparison import METHOD_VERDICTS, fmt
+from .comparison import METHOD_VERDICTS
+from .format import fmt
 from ..study.run import CR2_METHOD
 
 CR2_LABEL = "Pooled OLS, CR2 cluster-robust SE"
@@ -54,24 +55,24 @@ class Design:
     """The scenarios that stand for one data set's design."""
 
     n_groups: int
+    mean_size: float
     none: str  # no contextual effect
     ctx: str  # contextual effect
     robust: tuple[str, ...]  # variants of a baseline scenario
 
 
-def design_for(summary: pd.DataFrame, n_groups: int, mean_size: float = 30.0) -> Design:
-    """The plain scenarios (normal, homoscedastic) of mean size `mean_size`
-    whose number of schools is nearest `n_groups`."""
+def design_for(summary: pd.DataFrame, n_groups: int, mean_size: float) -> Design:
+    """The plain scenarios (normal, homoscedastic) of the mean size nearest
+    `mean_size` whose number of schools is nearest `n_groups`."""
     plain = summary[(summary["random_effects"] == "normal") & (summary["heteroscedasticity"] == 0) & (summary["baseline"] == "")]
-    sized = plain[plain["mean_size"] == mean_size]
-    if sized.empty:
-        sized = plain
+    nearest = plain["mean_size"].iloc[int((plain["mean_size"] - mean_size).abs().argmin())]
+    sized = plain[plain["mean_size"] == nearest]
     J = int(sized.loc[(sized["n_groups"] - n_groups).abs().idxmin(), "n_groups"])
     at = sized[sized["n_groups"] == J]
     none = at.loc[~at["contextual"], "scenario"]
     ctx = at.loc[at["contextual"], "scenario"]
     robust = tuple(dict.fromkeys(summary.loc[summary["baseline"] != "", "scenario"]))
-    return Design(J, none.iloc[0] if len(none) else "", ctx.iloc[0] if len(ctx) else "", robust)
+    return Design(J, float(nearest), none.iloc[0] if len(none) else "", ctx.iloc[0] if len(ctx) else "", robust)
 
 
 def cell(summary: pd.DataFrame, scenario: str, method: str) -> pd.Series | None:
@@ -110,9 +111,8 @@ def variant_label(summary: pd.DataFrame, scenario: str) -> str:
     return f"{what} (J = {int(r['n_groups'])})"
 
 
-def summary_with_measurements(summary: pd.DataFrame, methods: Sequence[str], labels: Mapping[str, str], n_groups: int) -> pd.DataFrame:
+def summary_with_measurements(summary: pd.DataFrame, methods: Sequence[str], labels: Mapping[str, str], d: Design) -> pd.DataFrame:
     """The summary-of-methods table: each verdict followed by what was measured."""
-    d = design_for(summary, n_groups)
     labels = method_labels(labels)
     rows = []
     for m in [*methods, *([CR2_METHOD] if CR2_METHOD in set(summary["method"]) else [])]:
@@ -135,9 +135,8 @@ def summary_with_measurements(summary: pd.DataFrame, methods: Sequence[str], lab
     return pd.DataFrame(rows)
 
 
-def measured_table(summary: pd.DataFrame, methods: Sequence[str], labels: Mapping[str, str], n_groups: int) -> pd.DataFrame:
+def measured_table(summary: pd.DataFrame, methods: Sequence[str], labels: Mapping[str, str], d: Design) -> pd.DataFrame:
     """The numbers alone, for the design nearest the data: one row per method."""
-    d = design_for(summary, n_groups)
     labels = method_labels(labels)
     rows = []
     for m in [*methods, *([CR2_METHOD] if CR2_METHOD in set(summary["method"]) else [])]:
@@ -180,9 +179,8 @@ def pct(r: pd.Series) -> str:
     return f"{100 * r['coverage']:.1f}%"
 
 
-def study_findings(summary: pd.DataFrame, labels: Mapping[str, str], n_groups: int) -> list[str]:
+def study_findings(summary: pd.DataFrame, labels: Mapping[str, str], d: Design) -> list[str]:
     """Sentences on what the study bears out and what it contradicts."""
-    d = design_for(summary, n_groups)
     L = method_labels(labels)
     c = lambda s, m: cell(summary, s, m)  # noqa: E731
     out: list[str] = []

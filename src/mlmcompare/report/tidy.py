@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,11 +100,12 @@ def conform(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
 
 
-def file_mode() -> int:
-    """The permission bits a plainly created file gets (0o666 less the umask)."""
+def file_mode(base: int = 0o666) -> int:
+    """The permission bits a plainly created file gets (0o666 less the umask;
+    0o777 for a folder)."""
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return base & ~mask
 
 
 def atomic_path(path: Path) -> Path:
@@ -142,6 +145,24 @@ def write_text_atomic(text: str, path: str | Path) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_tables_dir(tables: Mapping[str, pd.DataFrame], folder: str | Path) -> None:
+    """Every table as `<folder>/<name>.parquet`, all or nothing: they are
+    written into a temporary folder beside it, which then takes its name."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        for name, frame in tables.items():
+            write_table_atomic(pa.Table.from_pandas(frame, preserve_index=False), tmp / f"{name}.parquet")
+        os.chmod(tmp, file_mode(0o777))  # mkdtemp made it private
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
 
 
 def write_method_result(result: MethodResult, paths: dict[str, str | Path]) -> None:

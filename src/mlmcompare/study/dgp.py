@@ -38,6 +38,7 @@ import pandas as pd
 from ..spec import ModelSpec
 
 MIN_SIZE = 5
+MIN_GROUPS = 8  # a scenario's schools: at least 2 per level and a few more for the two-stage fit
 T_DF = 3
 
 
@@ -62,6 +63,8 @@ class DgpParameters:
     x_mean: tuple[float, float]  # mu per level
     x_between_sd: float  # tau_x
     x_within_sd: tuple[float, float]  # s per level
+    n_groups: int = 0  # the source data's number of schools
+    mean_size: float = 0.0  # and their mean size: scenarios may be given relative to these
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -108,6 +111,18 @@ class Scenario:
             random_effects=str(d.get("random_effects", "normal")),
             heteroscedasticity=float(d.get("heteroscedasticity", 0.0)),
         )
+
+    @classmethod
+    def from_config(cls, d: Mapping[str, Any], params: DgpParameters) -> "Scenario":
+        """A configured scenario with its design made absolute: `n_groups` and
+        `mean_size` as given, or `groups` and `size` as multiples of the source
+        data's number of schools and mean school size."""
+        d = dict(d)
+        if "n_groups" not in d:
+            d["n_groups"] = max(MIN_GROUPS, round(float(d["groups"]) * params.n_groups))
+        if "mean_size" not in d:
+            d["mean_size"] = round(float(d["size"]) * params.mean_size, 1)
+        return cls.from_dict(d)
 
 
 def replicate_seed(seed: int, replicate: int) -> np.random.SeedSequence:

@@ -3,7 +3,7 @@
 The fixed effects and the residual SD come from the contextual mixed
 model's tidy tables written by the pipeline (`methods/mixed_contextual/
 {coef,fit}.parquet`); the random-effects covariance G is not among them, so
-the same model is refitted here with `lmm.fit` (and its fixed effects are
+the same model is refitted here (`models.fit`) (and its fixed effects are
 checked against the written ones). The distribution of the predictor
 (level means of the school means, their SD around them, the within-school
 SD at each level) is measured on the data.
@@ -14,19 +14,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import lmm
+from .. import models
 from ..methods.common import level_term
 from ..spec import ModelSpec
 from .dgp import DgpParameters
 
 
-def contextual_formula(spec: ModelSpec) -> str:
-    return f"{spec.response} ~ ({spec.dvar} + {spec.cvar}) * {spec.level2_factor} + (1 + {spec.dvar} | {spec.group})"
-
-
 def predictor_moments(data: pd.DataFrame, spec: ModelSpec, levels: list[str]) -> dict[str, object]:
     """Level means of the school means, pooled SD of school means around them,
-    within-school SD at each level."""
+    within-school SD at each level; the number of schools and their mean size."""
     schools = data.groupby(spec.group, observed=True).agg(
         m=(spec.predictor, "mean"), level=(spec.level2_factor, "first")
     )
@@ -42,7 +38,8 @@ def predictor_moments(data: pd.DataFrame, spec: ModelSpec, levels: list[str]) ->
     within = np.sqrt(ss / (n - n_groups))
     share = float((schools["level"] == levels[0]).mean())
     return {"x_mean": tuple(float(v) for v in mu), "x_between_sd": tau,
-            "x_within_sd": tuple(float(v) for v in within), "share_reference": share}
+            "x_within_sd": tuple(float(v) for v in within), "share_reference": share,
+            "n_groups": int(len(schools)), "mean_size": float(len(data) / len(schools))}
 
 
 def study_parameters(data: pd.DataFrame, coef: pd.DataFrame, fit: pd.DataFrame, spec: ModelSpec, tol: float = 1e-6) -> DgpParameters:
@@ -52,7 +49,7 @@ def study_parameters(data: pd.DataFrame, coef: pd.DataFrame, fit: pd.DataFrame, 
         raise ValueError(f"the study compares two levels of {spec.level2_factor}; the data have {levels}")
     other = level_term(spec, levels[1])
     est = coef.set_index("term")["estimate"]
-    res = lmm.fit(contextual_formula(spec), data, reml=True)
+    res = models.fit(models.CONTEXTUAL, data, spec)
     gap = np.max(np.abs(res.fixef.reindex(est.index).to_numpy() - est.to_numpy()))
     if not np.isfinite(gap) or gap > tol * max(1.0, float(np.max(np.abs(est)))):
         raise ValueError(f"the refitted contextual model differs from the written coef table by {gap:.3g}")

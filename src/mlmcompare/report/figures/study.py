@@ -18,18 +18,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..study import method_labels# noqa: E402
-from ...study.summarise import coverage_band# noqa: E402
+from ..study import method_labels  # noqa: E402
+from ...study.summarise import coverage_band  # noqa: E402
 
 
-def coverage_by_groups(summary: pd.DataFrame, mean_size: float = 30.0) -> pd.DataFrame:
+def coverage_by_groups(summary: pd.DataFrame, mean_size: float) -> pd.DataFrame:
     """The rows the figure draws: plain scenarios of the given mean size."""
     plain = summary[(summary["random_effects"] == "normal") & (summary["heteroscedasticity"] == 0)
                     & (summary["baseline"] == "") & (summary["mean_size"] == mean_size)]
     return plain.sort_values(["contextual", "method", "n_groups"])
 
 
-def coverage_figure(summary: pd.DataFrame, labels: Mapping[str, str], mean_size: float = 30.0) -> plt.Figure:
+def coverage_figure(summary: pd.DataFrame, labels: Mapping[str, str], mean_size: float) -> plt.Figure:
     rows = coverage_by_groups(summary, mean_size)
     labels = method_labels(labels)
     methods = list(dict.fromkeys(summary["method"]))

@@ -1,0 +1,5 @@
+"""Snakemake adapter of every rule: run the step named like the rule
+(mlmcompare.steps) with the job's files, params and wildcards."""
+from mlmcompare.steps import job_from_snakemake, run_step
+
+run_step(job_from_snakemake(snakemake))  # noqa: F821 (injected by Snakemake)
