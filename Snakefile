@@ -8,7 +8,10 @@ from snakemake.utils import min_version, validate
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
+# Paths of the project's own files are taken from this file's folder, so that
+# the workflow runs from any working directory (`mlmcompare handout` runs it
+# in the folder of the results, from an installed copy).
+configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

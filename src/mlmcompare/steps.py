@@ -147,7 +147,9 @@ def study_params(job: Job) -> None:
 
 
 def study_chunk(job: Job) -> None:
-    """One chunk of replicates of one scenario -> one row per replicate and method."""
+    """One chunk of replicates of every scenario -> one row per scenario, replicate and method."""
+    import pandas as pd
+
     from .report.tidy import write_frame_atomic
     from .spec import spec_from_config
     from .study.dgp import DgpParameters, Scenario
@@ -155,19 +157,20 @@ def study_chunk(job: Job) -> None:
 
     start, stop = int(job.wildcards["start"]), int(job.wildcards["stop"])
     params = DgpParameters.from_dict(json.loads(Path(job.input["params"]).read_text()))
-    scenario = Scenario.from_config(job.params["scenario"], params)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    rows = chunk_rows(params, scenario, int(job.params["seed"]), range(start, stop),
-                      spec_from_config(job.params["model"]), timings=timings)
-    seconds = time.perf_counter() - t0
-    write_frame_atomic(rows, job.output["rows"])
-    log.info("%s: %d schools of mean size %.1f; %d fits in %.2f s", scenario.name, scenario.n_groups,
-             scenario.mean_size, len(rows), seconds)
-    for name, s in timings.items():
-        log.info("  %s: %.1f ms per fit", name, 1000 * s / max(stop - start, 1))
-    for r in rows[rows["error"] != ""].itertuples():
-        log.warning("replicate %d %s failed: %s", r.replicate, r.method, r.error)
+    spec = spec_from_config(job.params["model"])
+    frames = []
+    for configured in job.params["scenarios"]:
+        scenario = Scenario.from_config(configured, params)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        rows = chunk_rows(params, scenario, int(job.params["seed"]), range(start, stop), spec, timings=timings)
+        log.info("%s: %d schools of mean size %.1f; %d fits in %.2f s (%s)", scenario.name, scenario.n_groups,
+                 scenario.mean_size, len(rows), time.perf_counter() - t0,
+                 ", ".join(f"{m} {1000 * s / max(stop - start, 1):.1f} ms" for m, s in timings.items()))
+        for r in rows[rows["error"] != ""].itertuples():
+            log.warning("%s replicate %d %s failed: %s", scenario.name, r.replicate, r.method, r.error)
+        frames.append(rows)
+    write_frame_atomic(pd.concat(frames, ignore_index=True), job.output["rows"])
 
 
 def study_gather(job: Job) -> None:

@@ -49,17 +49,18 @@ def study_dir(tmp_path_factory):
     return folder
 
 
-def test_scatter_writes_one_file_per_chunk(study_dir):
+def test_scatter_writes_one_file_per_chunk_of_every_scenario(study_dir):
     chunks = sorted((study_dir / "results" / "study" / "hs" / "chunks").rglob("reps_*_0000[34].parquet"))
-    assert [f"{p.parent.name}/{p.name}" for p in chunks] == sorted(
-        f"{s['name']}/reps_{a}" for s in SCENARIOS for a in ("00000_00003.parquet", "00003_00004.parquet")
-    )
+    assert [p.name for p in chunks] == ["reps_00000_00003.parquet", "reps_00003_00004.parquet"]
+    first = read_table(chunks[0])
+    assert list(dict.fromkeys(first["scenario"])) == [s["name"] for s in SCENARIOS]
+    assert sorted(first["replicate"].unique()) == [0, 1, 2]
 
 
 def test_gather_stacks_the_chunks(study_dir):
     root = study_dir / "results" / "study" / "hs"
     rows = read_table(root / f"r{REPLICATES}" / "replicates.parquet")
-    files = [root / "chunks" / s["name"] / f"reps_{a}" for s in SCENARIOS for a in ("00000_00003.parquet", "00003_00004.parquet")]
+    files = [root / "chunks" / f"reps_{a}" for a in ("00000_00003.parquet", "00003_00004.parquet")]
     stacked = pd.concat([read_table(p) for p in files], ignore_index=True)
     key = ["scenario", "replicate", "method"]
     pd.testing.assert_frame_equal(

@@ -86,8 +86,9 @@ def compare(reference: pd.DataFrame, fresh: pd.DataFrame, tolerance=lambda table
         old, new = old.sort_values("row"), new.sort_values("row")
         a, b = old["num"].to_numpy(), new["num"].to_numpy()
         tol = tolerance(table)
-        both_nan = np.isnan(a) & np.isnan(b)
-        close = both_nan | (np.abs(a - b) <= tol.abs + tol.rel * np.abs(a))
+        with np.errstate(invalid="ignore"):
+            same = (a == b) | (np.isnan(a) & np.isnan(b))  # infinities and missing values too
+            close = same | (np.abs(a - b) <= tol.abs + tol.rel * np.abs(a))
         texts = old["text"].to_numpy(dtype=object) == new["text"].to_numpy(dtype=object)
         texts |= pd.isna(old["text"]).to_numpy() & pd.isna(new["text"]).to_numpy()
         bad = ~(close & texts)

@@ -26,9 +26,9 @@ rule simulated:
     output:
         tables=directory(SIMULATED),
     log:
-        f"{SIMULATED}.log",
+        f"{RESULTS}/logs/simulated.log",
     benchmark:
-        f"{SIMULATED}.benchmark.tsv"
+        f"{RESULTS}/benchmarks/simulated.tsv"
     params:
         settings={k: config["handout"][k] for k in ("seed", "simulated_schools")},
     conda:

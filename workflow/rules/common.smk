@@ -2,6 +2,8 @@
 # package, so that parsing the workflow (every run, a no-op rerun too) stays
 # cheap. Defaults of every optional key come from the schema (Snakefile).
 
+import os
+
 RESULTS = config["results"]
 METHODS = list(config["methods"])
 METHOD_TABLES = ["coef", "sector_lines", "fit"]
@@ -24,8 +26,16 @@ if unknown:
     )
 
 
+PROJECT = workflow.basedir  # the folder of the Snakefile
+
+
+def project_path(path):
+    """A file named in the config: as given when absolute, else in the project."""
+    return path if os.path.isabs(path) else os.path.join(PROJECT, path)
+
+
 def dataset_csv(wildcards):
-    return config["datasets"][wildcards.dataset]["file"]
+    return project_path(config["datasets"][wildcards.dataset]["file"])
 
 
 def dataset_model(dataset):

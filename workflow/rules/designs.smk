@@ -12,7 +12,7 @@ DESIGN_PARTS = [p for p, section in DESIGN_SECTIONS.items() if section in DESIGN
 
 def design_inputs():
     """The input file of each present config section, keyed by section."""
-    return {DESIGN_SECTIONS[p]: DESIGNS[DESIGN_SECTIONS[p]]["file"] for p in DESIGN_PARTS}
+    return {DESIGN_SECTIONS[p]: project_path(DESIGNS[DESIGN_SECTIONS[p]]["file"]) for p in DESIGN_PARTS}
 
 
 def design_outputs():
@@ -21,7 +21,7 @@ def design_outputs():
 
 rule design_part:
     input:
-        csv=lambda wc: DESIGNS[DESIGN_SECTIONS[wc.part]]["file"],
+        csv=lambda wc: project_path(DESIGNS[DESIGN_SECTIONS[wc.part]]["file"]),
     output:
         tables=directory(f"{DESIGNS_DIR}/{{part}}"),
     log:

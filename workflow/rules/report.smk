@@ -47,8 +47,8 @@ rule manifest:
 rule report:
     input:
         manifest=f"{RESULTS}/{{dataset}}/manifest.json",
-        qmd="reports/handout.qmd",
-        sections=glob.glob("reports/_*.qmd"),
+        qmd=f"{PROJECT}/reports/handout.qmd",
+        sections=[f for f in glob.glob(f"{PROJECT}/reports/_*.qmd") if "/_designs_" not in f],
     output:
         **document_outputs(f"{RESULTS}/{{dataset}}", "handout"),
     log:
@@ -87,8 +87,8 @@ rule designs_manifest:
 rule designs_report:
     input:
         manifest=f"{DESIGNS_DIR}/manifest.json",
-        qmd="reports/designs.qmd",
-        sections=glob.glob("reports/_designs_*.qmd"),
+        qmd=f"{PROJECT}/reports/designs.qmd",
+        sections=glob.glob(f"{PROJECT}/reports/_designs_*.qmd"),
     output:
         **document_outputs(DESIGNS_DIR, "designs"),
     log:

@@ -1,9 +1,10 @@
 # Monte Carlo study of the methods: bias, efficiency and coverage of every
 # method's estimate of the gap in the within-school slope, on data simulated
 # from the contextual mixed model fitted to a source data set (by default
-# the handout's own). Scatter: one job per scenario and chunk of replicates;
-# gather; summarise. Everything lands under results/study/<source>/; chunks
-# are shared by studies of every size (replicate i is the same in all).
+# the handout's own). Scatter: one job per chunk of replicates, each running
+# every scenario; gather; summarise. Everything lands under
+# results/study/<source>/; chunks are shared by studies of every size
+# (replicate i is the same in all).
 
 STUDY = config["study"]
 STUDY_REPLICATES = int(STUDY["full_replicates"] if STUDY["scale"] == "full" else STUDY["replicates"])
@@ -32,11 +33,7 @@ def chunk_ranges():
 
 
 def chunk_paths(wildcards):
-    return [
-        f"{study_dir(wildcards.source)}/chunks/{name}/reps_{a:05d}_{b:05d}.parquet"
-        for name in SCENARIOS
-        for a, b in chunk_ranges()
-    ]
+    return [f"{study_dir(wildcards.source)}/chunks/reps_{a:05d}_{b:05d}.parquet" for a, b in chunk_ranges()]
 
 
 def study_outputs(dataset):
@@ -47,7 +44,6 @@ def study_outputs(dataset):
 
 wildcard_constraints:
     source="|".join(config["datasets"]),
-    scenario="|".join(SCENARIOS),
 
 
 rule study_params:
@@ -71,11 +67,11 @@ rule study_chunk:
     input:
         params=f"{RESULTS}/study/{{source}}/params.json",
     output:
-        rows=f"{RESULTS}/study/{{source}}/chunks/{{scenario}}/reps_{{start,\d+}}_{{stop,\d+}}.parquet",
+        rows=f"{RESULTS}/study/{{source}}/chunks/reps_{{start,\d+}}_{{stop,\d+}}.parquet",
     log:
-        f"{RESULTS}/study/{{source}}/logs/chunk_{{scenario}}_{{start}}_{{stop}}.log",
+        f"{RESULTS}/study/{{source}}/logs/chunk_{{start}}_{{stop}}.log",
     params:
-        scenario=lambda wc: SCENARIOS[wc.scenario],
+        scenarios=STUDY["scenarios"],
         seed=STUDY["seed"],
         model=lambda wc: dataset_model(wc.source),
     conda:
