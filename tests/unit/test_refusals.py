@@ -96,3 +96,11 @@ def test_constant_predictor_is_refused_by_pooled_ols():
         fit_method("pooled_ols", df, HSB_SPEC)
 
 
+
+
+def test_infinite_predictor_is_named_with_plain_values(tmp_path):
+    df = hs_frame()
+    df.loc[[3, 10], "ses"] = np.inf
+    with pytest.raises(DataError, match=r"column 'ses': 2 row\(s\) are missing, NaN or infinite; first at line\(s\) 5, 12 \(values inf, inf\)") as err:
+        load_data(write_csv(df, tmp_path / "inf.csv"), HSB_SPEC)
+    assert "np.float64" not in str(err.value)

@@ -69,11 +69,6 @@ def school_line_ellipses(data: pd.DataFrame, schools: pd.DataFrame, spec: ModelS
     return out
 
 
-def sector_means(ellipses: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
-    """Equal-weight mean of the school lines in each level of the compared factor."""
-    return ellipses.groupby(spec.level2_factor, sort=False)[["intercept", "slope"]].mean().reset_index()
-
-
 def fixed_effects_wald(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     """Joint Wald F of the fixed-effects sector difference (intercept, slope)."""
     groups = per_group_ols(data, spec)

@@ -114,13 +114,3 @@ def mixed_effects(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
 def three_effects(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     """The effects table: OLS rows, then mixed-model rows (see module docstring)."""
     return pd.concat([ols_effects(data, spec), mixed_effects(data, spec)], ignore_index=True)
-
-
-def paradox_flags(effects: pd.DataFrame) -> dict[str, bool]:
-    """Robinson's paradox: within and between effects of opposite sign;
-    Simpson's: within and pooled effects of opposite sign (OLS estimates)."""
-    o = effects[effects["estimator"] == "ols"].set_index("effect")["estimate"]
-    return {
-        "robinson": bool(np.sign(o["within"]) != np.sign(o["between"])),
-        "simpson": bool(np.sign(o["within"]) != np.sign(o["pooled"])),
-    }

@@ -86,14 +86,6 @@ def school_counts(data: pd.DataFrame, schools: pd.DataFrame, spec: ModelSpec, fa
     return out.sort_values(["factor", "plot_order", "level"]).reset_index(drop=True)
 
 
-def counts_wide(counts: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
-    """One row per school (plot order): id, then a count column per factor level, and n."""
-    wide = counts.pivot_table(index=["plot_order", "id"], columns=["factor", "level"], values="n", aggfunc="sum", sort=False)
-    wide.columns = [f"{lv}" for _, lv in wide.columns]
-    wide = wide.reset_index().sort_values("plot_order").drop(columns="plot_order")
-    return wide.reset_index(drop=True)
-
-
 def variable_levels(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     """Per column: level (1 varies within schools, 2 constant within schools),
     kind (numeric or factor), whether it is derived from level-1 data, and the

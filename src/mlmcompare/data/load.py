@@ -40,6 +40,13 @@ def file_lines(index: Sequence[int] | pd.Index) -> list[int]:
     return [int(i) + 2 for i in index]
 
 
+def plain_value(value: object) -> str:
+    """A cell as a user wrote it: numbers plainly (inf, nan, 2.5), text quoted."""
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return str(value.item() if isinstance(value, np.generic) else value)
+    return repr(str(value))
+
+
 def describe_rows(path: str, column: str, bad: pd.Series, what: str, frame: pd.DataFrame | None = None) -> str:
     """The message body for `what` in `column`: count and a few lines."""
     idx = bad[bad].index
@@ -47,7 +54,7 @@ def describe_rows(path: str, column: str, bad: pd.Series, what: str, frame: pd.D
     shown = ", ".join(str(x) for x in lines)
     values = ""
     if frame is not None and column in frame:
-        vals = [repr(frame.at[i, column]) for i in idx[:SHOW_ROWS]]
+        vals = [plain_value(frame.at[i, column]) for i in idx[:SHOW_ROWS]]
         values = f" (values {', '.join(vals)})"
     more = " ..." if len(idx) > SHOW_ROWS else ""
     return f"{path}: column '{column}': {len(idx)} row(s) {what}; first at line(s) {shown}{more}{values}"

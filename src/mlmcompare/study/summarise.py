@@ -21,7 +21,6 @@ from .dgp import Scenario
 
 REFERENCE_METHOD = "mixed"
 
-SCENARIO_COLUMNS = ["scenario", "n_groups", "mean_size", "contextual", "random_effects", "heteroscedasticity", "baseline"]
 
 
 def gather_chunks(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
