@@ -18,8 +18,7 @@ pymupdf = pytest.importorskip("pymupdf")
 
 from mlmcompare.render import ChunkError, RenderError, render_report  # noqa: E402
 from mlmcompare.render.execute import build_notebook  # noqa: E402
-from mlmcompare.render.includes import expand_includes, included_files  # noqa: E402
-from mlmcompare.render.qmd import chunk_options, parse_qmd, read_qmd  # noqa: E402
+from mlmcompare.render.qmd import chunk_options, expand_includes, read_qmd  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"
 NBSP = "\u00a0"
@@ -73,13 +72,16 @@ def test_chunk_options_reads_hash_pipe_lines_and_counts_them() -> None:
     assert skipped == 4  # three option lines and the blank line after them
 
 
-def test_unreadable_chunk_options_name_the_chunk() -> None:
+def test_unreadable_chunk_options_name_the_chunk(tmp_path: Path) -> None:
+    (tmp_path / "doc.qmd").write_text("Text\n\n```{python}\n#| label: [unclosed\nx = 1\n```\n")
     with pytest.raises(RenderError, match=r"doc.qmd:3: unreadable chunk options"):
-        parse_qmd("Text\n\n```{python}\n#| label: [unclosed\nx = 1\n```\n", Path("doc.qmd"))
+        read_qmd(tmp_path / "doc.qmd")
 
 
-def test_parse_qmd_leaves_plain_code_blocks_alone() -> None:
-    doc = parse_qmd("Text\n\n````markdown\n```{python}\nprint(1)\n```\n````\n\n```{python}\nx = 2\n```\n")
+def test_read_qmd_leaves_plain_code_blocks_alone(tmp_path: Path) -> None:
+    text = "Text\n\n````markdown\n```{python}\nprint(1)\n```\n````\n\n```{python}\nx = 2\n```\n"
+    (tmp_path / "doc.qmd").write_text(text)
+    doc = read_qmd(tmp_path / "doc.qmd")
     assert [c.code for c in doc.chunks] == ["x = 2"]
     assert "```{python}" in doc.blocks[0]
 
@@ -93,9 +95,10 @@ def test_includes_are_expanded_with_the_line_each_comes_from() -> None:
     assert not any("{{<" in text for text, _, _ in lines)
 
 
-def test_included_files_lists_nested_parts() -> None:
-    assert [Path(f).name for f in included_files(FIXTURES / "with_include.qmd")] == [
-        "_included_part.qmd", "_nested_part.qmd"]
+def test_missing_include_names_the_including_line(tmp_path: Path) -> None:
+    (tmp_path / "main.qmd").write_text("Text\n\n{{< include _absent.qmd >}}\n")
+    with pytest.raises(RenderError, match=r"main.qmd:3: included file _absent.qmd not found"):
+        read_qmd(tmp_path / "main.qmd")
 
 
 def test_chunks_know_the_file_and_line_they_are_written_at() -> None:

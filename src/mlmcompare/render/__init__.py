@@ -3,7 +3,7 @@
 Engines: ``quarto`` (the Quarto CLI where it is on PATH; it renders a private
 copy with the includes expanded, runs the code in the .qmd's folder and takes
 the parameters with ``-P``) and ``fallback`` (offline, no Quarto): ``qmd``
-reads the file (includes expanded once, in ``includes``), ``execute`` runs the
+reads the file (and expands its includes, only there), ``execute`` runs the
 Python chunks in a Jupyter kernel with the parameters injected after the chunk
 tagged ``parameters``, ``assemble`` writes one Markdown document, and
 ``pandoc`` converts it once per format with the Lua filter crossref.lua
@@ -20,15 +20,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from .assemble import notebook_to_markdown
 from .execute import ANSI_ESCAPE, build_notebook, execute_notebook
 from .pandoc import compile_typst, to_format
-from .qmd import ChunkError, RenderError, read_qmd
+from .qmd import ChunkError, RenderError, expand_includes, read_qmd
 
 __all__ = ["ChunkError", "RenderError", "RenderInfo", "render_report"]
 
@@ -61,8 +61,11 @@ def render_report(qmd: Path, html_out: Path, params: Mapping[str, object] | None
     if pdf_out is not None:
         targets["pdf"] = Path(pdf_out).resolve()
     build = render_with_quarto if chosen == "quarto" else render_with_fallback
-    with scratch_dir(workdir) as scratch:
-        built = build(qmd, absolute_params(params or {}), list(targets), scratch)
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+    with (nullcontext(tempfile.mkdtemp(prefix="render-", dir=workdir)) if workdir is not None
+          else tempfile.TemporaryDirectory(prefix="mlmcompare-render-")) as scratch:
+        built = build(qmd, absolute_params(params or {}), list(targets), Path(scratch).resolve())
         written = tuple(install_file(built[name], dest) for name, dest in targets.items())
     return RenderInfo(chosen, written, time.perf_counter() - start)
 
@@ -77,24 +80,10 @@ def choose_engine(engine: str) -> str:
 
 
 def absolute_params(params: Mapping[str, object]) -> dict[str, object]:
-    """The params, every value that names an existing path made absolute."""
-    def absolute(value: object) -> object:
-        if isinstance(value, (str, os.PathLike)) and str(value) and Path(value).exists():
-            return str(Path(value).resolve())
-        return os.fspath(value) if isinstance(value, os.PathLike) else value
-
-    return {key: absolute(value) for key, value in params.items()}
-
-
-@contextmanager
-def scratch_dir(workdir: Path | None) -> Iterator[Path]:
-    """A private folder for intermediate files (kept only when ``workdir`` is given)."""
-    if workdir is not None:
-        Path(workdir).mkdir(parents=True, exist_ok=True)
-        yield Path(tempfile.mkdtemp(prefix="render-", dir=workdir)).resolve()
-    else:
-        with tempfile.TemporaryDirectory(prefix="mlmcompare-render-") as path:
-            yield Path(path).resolve()
+    """The params, every value that names an existing path made absolute (the code runs elsewhere)."""
+    return {key: str(Path(value).resolve()) if isinstance(value, (str, os.PathLike)) and str(value)
+            and Path(value).exists() else os.fspath(value) if isinstance(value, os.PathLike) else value
+            for key, value in params.items()}
 
 
 def install_file(built: Path, dest: Path) -> Path:
@@ -122,8 +111,6 @@ def render_with_fallback(qmd: Path, params: dict[str, object], formats: list[str
 def render_with_quarto(qmd: Path, params: dict[str, object], formats: list[str],
                        scratch: Path) -> dict[str, Path]:
     """Render a private copy (includes expanded) with the Quarto CLI."""
-    from .includes import expand_includes
-
     copy = scratch / qmd.name
     copy.write_text("\n".join(text for text, _, _ in expand_includes(qmd)) + "\n", encoding="utf-8")
     common = [str(copy), "--execute-dir", str(qmd.parent)]

@@ -82,10 +82,7 @@ def display_markdown(output: Mapping[str, Any], asis: bool, stem: Path) -> str:
     for mime, ext in IMAGE_TYPES.items():
         if mime in data:
             path = stem.with_suffix(f".{ext}")
-            if ext == "svg":
-                path.write_text(str(data[mime]), encoding="utf-8")
-            else:
-                path.write_bytes(base64.b64decode(data[mime]))
+            path.write_bytes(str(data[mime]).encode() if ext == "svg" else base64.b64decode(data[mime]))
             width = (output.get("metadata", {}).get(mime) or {}).get("width")
             return f"![](<{path.as_posix()}>)" + (f"{{width={int(width)}}}" if width else "")
     if "text/html" in data:

@@ -29,7 +29,9 @@ def build_notebook(doc: Qmd, params: Mapping[str, object] | None = None) -> Any:
     for index, chunk in enumerate(doc.blocks):
         if isinstance(chunk, str) or not doc.execute_options(chunk)["eval"]:
             continue
-        tags = chunk.tags + (["raises-exception"] if doc.execute_options(chunk)["error"] else [])
+        tags = chunk.options.get("tags") or []
+        tags = [str(t) for t in ([tags] if isinstance(tags, str) else tags)]
+        tags += ["raises-exception"] if doc.execute_options(chunk)["error"] else []  # nbclient goes on
         cells.append(nbf.new_code_cell(chunk.code, metadata={"block": index, "tags": tags}))
         if "parameters" in tags and params:
             cells.append(injected)
@@ -42,9 +44,8 @@ def build_notebook(doc: Qmd, params: Mapping[str, object] | None = None) -> Any:
 
 
 def params_source(params: Mapping[str, object]) -> str:
-    for key in params:
-        if not str(key).isidentifier():
-            raise RenderError(f"parameter name {key!r} is not a Python identifier")
+    if bad := [key for key in params if not str(key).isidentifier()]:
+        raise RenderError(f"parameter names {bad} are not Python identifiers")
     return "\n".join(["# Injected parameters", *(f"{k} = {v!r}" for k, v in params.items())])
 
 

@@ -42,13 +42,14 @@ def to_format(markdown: str, doc: Qmd, target: str, scratch: Path) -> Path:
 
 
 def metadata(doc: Qmd) -> dict[str, Any]:
-    """What pandoc's templates and the filter read from the header."""
+    """What the templates and the filter read from the header (``date`` as Quarto shows it)."""
     options = doc.format_options()
-    meta: dict[str, Any] = {k: str(options[k]) for k in ("title", "subtitle", "abstract", "lang") if options.get(k)}
-    if options.get("author"):
-        meta["author"] = author_names(options["author"])
-    if options.get("date"):
+    meta = {k: str(options[k]) for k in ("title", "subtitle", "abstract", "lang", "date") if options.get(k)}
+    if "date" in meta:
         meta["date"] = display_date(options["date"])
+    if options.get("author"):  # a name, a list, or maps with ``name``
+        authors = options["author"] if isinstance(options["author"], list) else [options["author"]]
+        meta["author"] = [str(a.get("name", "")) if isinstance(a, Mapping) else str(a) for a in authors]
     if "title" not in meta:
         meta["pagetitle"] = doc.path.stem
     meta["number-sections"] = bool(options.get("number-sections"))
@@ -56,26 +57,14 @@ def metadata(doc: Qmd) -> dict[str, Any]:
     return meta
 
 
-def author_names(author: Any) -> list[str]:
-    """Quarto's author field (a name, a list, or maps with ``name``) as names."""
-    names = []
-    for item in author if isinstance(author, list) else [author]:
-        name = item.get("name", "") if isinstance(item, Mapping) else item
-        if isinstance(name, Mapping):
-            name = name.get("literal") or " ".join(str(name[k]) for k in ("given", "family") if name.get(k))
-        names.append(str(name))
-    return [n for n in names if n]
-
-
 def display_date(value: Any) -> str:
     """``today`` and ISO dates in Quarto's default long style ("January 15, 2024")."""
     if value in ("today", "now", "last-modified"):
         value = dt.date.today()
-    if isinstance(value, str):
-        try:
-            value = dt.date.fromisoformat(value)
-        except ValueError:
-            return value
+    try:
+        value = dt.date.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError:
+        return str(value)
     return f"{value:%B} {value.day}, {value.year}" if isinstance(value, dt.date) else str(value)
 
 

@@ -1,5 +1,7 @@
-"""Reading a .qmd: its YAML header, its Markdown text and its ``{python}``
-chunks with their ``#|`` options; each chunk knows where it is written."""
+"""Reading a .qmd: Quarto's includes (``{{< include _part.qmd >}}`` on a line
+of its own, expanded here and only here), the YAML header, the Markdown text
+and the ``{python}`` chunks with their ``#|`` options. Every line keeps the
+file and line it is written at, so a failing chunk is told where it is written."""
 
 from __future__ import annotations
 
@@ -12,11 +14,9 @@ from typing import Any
 
 import yaml
 
-from .includes import expand_includes
-
+INCLUDE = re.compile(r"^\s*\{\{<\s*include\s+(?P<file>\S+)\s*>\}\}\s*$")
 CHUNK_OPEN = re.compile(r"^(?P<fence>`{3,})\s*\{(?P<lang>[A-Za-z][\w-]*)[^}]*\}\s*$")
 FENCE = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})")
-OPTION = re.compile(r"^#\|\s?(?P<text>.*)$")
 
 # Quarto's chunk defaults, overridden by the header's `execute:` and then by `#|` options.
 EXECUTE_DEFAULTS = {"echo": True, "eval": True, "include": True, "output": True,
@@ -53,11 +53,6 @@ class Chunk:
     def where(self) -> str:
         return f"{shown_path(self.file)}:{self.line}"
 
-    @property
-    def tags(self) -> list[str]:
-        tags = self.options.get("tags") or []
-        return [str(t) for t in ([tags] if isinstance(tags, str) else tags)]
-
 
 @dataclass(frozen=True)
 class Qmd:
@@ -87,53 +82,56 @@ class Qmd:
 
 def shown_path(path: Path) -> str:
     """``path`` relative to the working folder when it lies inside it, else absolute."""
-    relative = os.path.relpath(path)
-    return str(path) if relative.startswith("..") else relative
+    return str(path) if (relative := os.path.relpath(path)).startswith("..") else relative
 
 
 def read_qmd(path: Path) -> Qmd:
     """The .qmd at ``path`` with its includes expanded."""
-    try:
-        lines = expand_includes(Path(path))
-    except (OSError, RecursionError) as err:
-        raise RenderError(str(err)) from err
-    return parse_lines(Path(path), lines)
+    return parse_lines(Path(path), expand_includes(Path(path)))
 
 
-def parse_qmd(text: str, path: Path = Path("<string>")) -> Qmd:
-    """A .qmd given as text (includes are not expanded)."""
-    return parse_lines(path, [(t, path, n) for n, t in enumerate(text.splitlines(), 1)])
+def expand_includes(path: Path, depth: int = 0) -> list[tuple[str, Path, int]]:
+    """The lines of ``path`` as (text, file, line), each include line replaced by
+    the lines of the file it names (relative to the including file)."""
+    if depth > 10:
+        raise RenderError(f"{shown_path(path)}: includes nested more than 10 deep")
+    lines: list[tuple[str, Path, int]] = []
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        found = INCLUDE.match(text)
+        if found is None:
+            lines.append((text, path, number))
+        elif (path.parent / found["file"]).is_file():
+            lines += expand_includes(path.parent / found["file"], depth + 1)
+        else:
+            raise RenderError(f"{shown_path(path)}:{number}: included file {found['file']} not found")
+    return lines
 
 
 def parse_lines(path: Path, lines: list[tuple[str, Path, int]]) -> Qmd:
     """Header, then Markdown and chunks; fenced code that is not a chunk stays Markdown."""
-    front, start = front_matter([t for t, _, _ in lines], path)
+    front, i = front_matter([t for t, _, _ in lines], path)
     blocks: list[str | Chunk] = []
     prose: list[str] = []
     fence = None  # the fence of an open plain code block
-    i = start
     while i < len(lines):
         text, file, number = lines[i]
         opened = CHUNK_OPEN.match(text) if fence is None else None
         if opened is None:
-            plain = FENCE.match(text)
             if fence is not None and closes(text, fence):
                 fence = None
-            elif fence is None and plain:
+            elif fence is None and (plain := FENCE.match(text)):
                 fence = plain["fence"]
             prose.append(text)
             i += 1
             continue
+        where = f"{shown_path(file)}:{number}"
         end = next((j for j in range(i + 1, len(lines)) if closes(lines[j][0], opened["fence"])), None)
-        if end is None:
-            raise RenderError(f"{shown_path(file)}:{number}: chunk is never closed")
-        if opened["lang"].lower() != "python":
-            raise RenderError(f"{shown_path(file)}:{number}: {{{opened['lang']}}} chunk: "
-                              "the fallback renderer runs Python chunks only")
+        if end is None or opened["lang"].lower() != "python":
+            raise RenderError(f"{where}: chunk is never closed" if end is None else
+                              f"{where}: {{{opened['lang']}}} chunk: the fallback runs Python chunks only")
         blocks += ["\n".join(prose)] if prose else []
-        prose = []
-        body = [t for t, _, _ in lines[i + 1 : end]]
-        options, skipped = chunk_options(body, f"{shown_path(file)}:{number}")
+        prose, body = [], [t for t, _, _ in lines[i + 1 : end]]
+        options, skipped = chunk_options(body, where)
         code_line = lines[i + 1 + skipped][2] if i + 1 + skipped < end else number + 1
         blocks.append(Chunk("\n".join(body[skipped:]).rstrip(), options, file, number, code_line))
         i = end + 1
@@ -160,8 +158,8 @@ def closes(line: str, fence: str) -> bool:
 
 def chunk_options(lines: list[str], where: str = "chunk") -> tuple[dict[str, Any], int]:
     """(the ``#| key: value`` options, how many leading lines they and blank lines take)."""
-    count = next((k for k, line in enumerate(lines) if not OPTION.match(line)), len(lines))
-    text = "\n".join(OPTION.match(line)["text"] for line in lines[:count])  # type: ignore[index]
+    count = next((k for k, line in enumerate(lines) if not line.startswith("#|")), len(lines))
+    text = "\n".join(line[2:].removeprefix(" ") for line in lines[:count])
     try:
         options = yaml.safe_load(text) if text.strip() else {}
     except yaml.YAMLError as err:
