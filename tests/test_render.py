@@ -82,7 +82,7 @@ def test_read_qmd_leaves_plain_code_blocks_alone(tmp_path: Path) -> None:
     text = "Text\n\n````markdown\n```{python}\nprint(1)\n```\n````\n\n```{python}\nx = 2\n```\n"
     (tmp_path / "doc.qmd").write_text(text)
     doc = read_qmd(tmp_path / "doc.qmd")
-    assert [c.code for c in doc.chunks] == ["x = 2"]
+    assert [c.code for c in doc.blocks if not isinstance(c, str)] == ["x = 2"]
     assert "```{python}" in doc.blocks[0]
 
 
@@ -103,7 +103,7 @@ def test_missing_include_names_the_including_line(tmp_path: Path) -> None:
 
 def test_chunks_know_the_file_and_line_they_are_written_at() -> None:
     doc = read_qmd(FIXTURES / "failing.qmd")
-    broken = next(c for c in doc.chunks if c.label == "broken-chunk")
+    broken = next(c for c in doc.blocks if not isinstance(c, str) and c.label == "broken-chunk")
     part = (FIXTURES / "_failing_part.qmd").read_text(encoding="utf-8").splitlines()
     assert broken.file.name == "_failing_part.qmd"
     assert part[broken.line - 1] == "```{python}" and part[broken.line] == "#| label: broken-chunk"

@@ -121,20 +121,19 @@ def render_with_quarto(qmd: Path, params: dict[str, object], formats: list[str],
         run_quarto([*common, "--to", "html", "-M", "embed-resources:true"], scratch)
         built["html"] = scratch / f"{copy.stem}.html"
     if "pdf" in formats:  # Quarto's typst format; compiled here where Quarto has no typst
-        done = run_quarto([*common, "--to", "typst", "-M", "keep-typ:true"], scratch, check=False)
+        log = run_quarto([*common, "--to", "typst", "-M", "keep-typ:true"], scratch, check=False)
         pdf, typ = scratch / f"{copy.stem}.pdf", scratch / f"{copy.stem}.typ"
         if not pdf.is_file() and not typ.is_file():
-            raise RenderError(f"quarto render --to typst failed:\n{done.stdout}{done.stderr}")
+            raise RenderError(f"quarto render --to typst failed:\n{log}")
         built["pdf"] = pdf if pdf.is_file() else compile_typst(typ, pdf)
     return built
 
 
-def run_quarto(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """``quarto render ...``, with this Python as Quarto's (unless QUARTO_PYTHON says otherwise)."""
-    env = {"QUARTO_PYTHON": sys.executable, **os.environ}
-    done = subprocess.run([shutil.which("quarto") or "quarto", "render", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, check=False)
+def run_quarto(args: list[str], cwd: Path, check: bool = True) -> str:
+    """``quarto render ...`` (with this Python unless QUARTO_PYTHON says otherwise); its log."""
+    done = subprocess.run([shutil.which("quarto") or "quarto", "render", *args], cwd=cwd, capture_output=True,
+                          text=True, env={"QUARTO_PYTHON": sys.executable, **os.environ}, check=False)
+    log = ANSI_ESCAPE.sub("", done.stdout + done.stderr)[-6000:]
     if check and done.returncode != 0:
-        log = ANSI_ESCAPE.sub("", done.stdout + done.stderr)[-6000:]
         raise RenderError(f"quarto render failed (exit {done.returncode}):\n{log}")
-    return done
+    return log

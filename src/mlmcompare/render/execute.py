@@ -11,8 +11,6 @@ from typing import Any
 
 from .qmd import Chunk, ChunkError, Qmd, RenderError, shown_path
 
-CELL_TIMEOUT_S = 600
-KERNEL_STARTUP_TIMEOUT_S = 120
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 CELL_FRAME = re.compile(r"Cell In\[\d+\], line (\d+)")
 
@@ -61,13 +59,13 @@ def setup_source(options: Mapping[str, Any]) -> str:
             "    del _mpl, set_matplotlib_formats\nexcept ImportError:\n    pass\n")
 
 
-def execute_notebook(doc: Qmd, notebook: Any, timeout: int = CELL_TIMEOUT_S) -> Any:
+def execute_notebook(doc: Qmd, notebook: Any, timeout: int = 600) -> Any:
     """The notebook executed cell by cell in the .qmd's folder; ChunkError at the first failure."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     client = NotebookClient(notebook, km=this_python_kernel_manager(), timeout=timeout,
-                            startup_timeout=KERNEL_STARTUP_TIMEOUT_S, record_timing=False,
+                            startup_timeout=120, record_timing=False,
                             resources={"metadata": {"path": str(doc.path.parent)}})
     env = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline",
            "PYDEVD_DISABLE_FILE_VALIDATION": "1"}

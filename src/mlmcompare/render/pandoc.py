@@ -22,7 +22,7 @@ HERE = Path(__file__).parent  # crossref.lua, template.typ and style.css ship he
 def to_format(markdown: str, doc: Qmd, target: str, scratch: Path) -> Path:
     """``markdown`` (with the header's metadata) as ``target``: "html" or "pdf"."""
     source = scratch / f"{doc.path.stem}.md"
-    source.write_text(f"---\n{yaml.safe_dump(metadata(doc))}---\n\n{markdown}", encoding="utf-8")
+    source.write_text(f"---\n{yaml.safe_dump(metadata(doc), allow_unicode=True)}---\n\n{markdown}", encoding="utf-8")
     options = doc.format_options()
     args = [str(source), "--from=markdown", "--standalone", "--wrap=none",
             "--columns=100000",  # no relative column widths from long pipe-table rows

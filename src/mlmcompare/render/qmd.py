@@ -19,8 +19,7 @@ CHUNK_OPEN = re.compile(r"^(?P<fence>`{3,})\s*\{(?P<lang>[A-Za-z][\w-]*)[^}]*\}\
 FENCE = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})")
 
 # Quarto's chunk defaults, overridden by the header's `execute:` and then by `#|` options.
-EXECUTE_DEFAULTS = {"echo": True, "eval": True, "include": True, "output": True,
-                    "warning": True, "error": False}
+EXECUTE_DEFAULTS = {"echo": True, "eval": True, "include": True, "output": True, "warning": True, "error": False}
 
 
 class RenderError(RuntimeError):
@@ -61,10 +60,6 @@ class Qmd:
     path: Path
     front: dict[str, Any]
     blocks: list[str | Chunk]
-
-    @property
-    def chunks(self) -> list[Chunk]:
-        return [b for b in self.blocks if isinstance(b, Chunk)]
 
     def format_options(self) -> dict[str, Any]:
         """The header's options, those under ``format: html:`` merged in."""
@@ -143,11 +138,9 @@ def front_matter(lines: list[str], path: Path) -> tuple[dict[str, Any], int]:
     if not lines or lines[0].strip() != "---":
         return {}, 0
     end = next((k for k in range(1, len(lines)) if lines[k].strip() in ("---", "...")), None)
-    if end is None:
-        raise RenderError(f"{shown_path(path)}: the YAML header is not closed by '---'")
-    header = yaml.safe_load("\n".join(lines[1:end])) or {}
+    header = (yaml.safe_load("\n".join(lines[1:end])) or {}) if end else None
     if not isinstance(header, dict):
-        raise RenderError(f"{shown_path(path)}: the YAML header is not a mapping")
+        raise RenderError(f"{shown_path(path)}: the YAML header is not closed by '---' or not a mapping")
     return header, end + 1
 
 
