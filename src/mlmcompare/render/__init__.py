@@ -21,7 +21,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,14 +42,12 @@ class RenderInfo:
 
 
 def render_report(qmd: Path, html_out: Path, params: Mapping[str, object] | None = None,
-                  pdf_out: Path | None = None, engine: str = "auto",
-                  workdir: Path | None = None) -> RenderInfo:
+                  pdf_out: Path | None = None, engine: str = "auto") -> RenderInfo:
     """Render ``qmd`` to a self-contained ``html_out`` (and ``pdf_out`` if given).
 
     ``engine``: "auto" (Quarto when ``quarto`` is on PATH, else the fallback),
     "quarto" or "fallback". ``params`` values that name existing paths are
-    made absolute, since the code runs in the .qmd's folder. ``workdir``: keep
-    the intermediate files there (for inspection) instead of a temporary folder.
+    made absolute, since the code runs in the .qmd's folder.
     """
     start = time.perf_counter()
     qmd = Path(qmd).resolve()
@@ -61,10 +58,7 @@ def render_report(qmd: Path, html_out: Path, params: Mapping[str, object] | None
     if pdf_out is not None:
         targets["pdf"] = Path(pdf_out).resolve()
     build = render_with_quarto if chosen == "quarto" else render_with_fallback
-    if workdir is not None:
-        Path(workdir).mkdir(parents=True, exist_ok=True)
-    with (nullcontext(tempfile.mkdtemp(prefix="render-", dir=workdir)) if workdir is not None
-          else tempfile.TemporaryDirectory(prefix="mlmcompare-render-")) as scratch:
+    with tempfile.TemporaryDirectory(prefix="mlmcompare-render-") as scratch:
         built = build(qmd, absolute_params(params or {}), list(targets), Path(scratch).resolve())
         written = tuple(install_file(built[name], dest) for name, dest in targets.items())
     return RenderInfo(chosen, written, time.perf_counter() - start)
