@@ -1,0 +1,1 @@
+"""Report products built from the pipeline outputs: the explorable page and the Pages index."""
