@@ -20,6 +20,7 @@ include: "workflow/rules/part2.smk"
 include: "workflow/rules/study.smk"
 include: "workflow/rules/designs.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/explore.smk"
 
 
 rule all:
