@@ -1,0 +1,186 @@
+"""The explorable page's numbers: its closed forms against the engine and the
+handout's own formulas, and what it exports from a real pipeline run."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlmcompare import lmm
+from mlmcompare.report import explore as E
+from mlmcompare.sectorgap import approximate_se
+from mlmcompare.tidy import read_table
+
+FORMULA = "mathach ~ ses * Sector + (1 + ses | school)"
+
+
+@pytest.fixture(scope="module")
+def engine(hs):
+    """The mixed model fitted by the engine, with each school's cross-products and sector line."""
+    fit = lmm.fit(FORMULA, hs, reml=True)
+    cp = hs.groupby("school", sort=True).apply(
+        lambda d: pd.Series({"n": len(d), "sx": d.ses.sum(), "sxx": (d.ses**2).sum(), "sy": d.mathach.sum(), "sxy": (d.ses * d.mathach).sum()}),
+        include_groups=False,
+    )
+    public = (hs.groupby("school", sort=True)["Sector"].first() == "Public").to_numpy()
+    b = fit.fixef
+    lines = np.where(public[:, None], [b["Intercept"] + b["Sector[T.Public]"], b["ses"] + b["ses:Sector[T.Public]"]], [b["Intercept"], b["ses"]])
+    xtx = np.array([[[r.n, r.sx], [r.sx, r.sxx]] for r in cp.itertuples()])
+    xty = cp[["sy", "sxy"]].to_numpy()
+    return fit, cp.index.to_numpy(), xtx, xty, lines, public
+
+
+def test_cross_products_match_a_plain_groupby(hs, engine):
+    _, groups, xtx, xty, _, _ = engine
+    sums = E.school_cross_products(hs, spec_of_hs())
+    got_xtx, got_xty = E.cross_product_matrices(sums)
+    assert sums["school"].to_list() == list(groups)
+    np.testing.assert_allclose(got_xtx, xtx, rtol=1e-12)
+    np.testing.assert_allclose(got_xty, xty, rtol=1e-12)
+
+
+def spec_of_hs():
+    from mlmcompare.spec import ModelSpec
+
+    return ModelSpec(response="mathach", predictor="ses", group="school", level2_factor="Sector", reference="Catholic")
+
+
+def test_blup_closed_form_is_the_engines_ranef(engine):
+    fit, groups, xtx, xty, lines, _ = engine
+    got = E.blup_lines(xtx, xty, lines, fit.varcorr.G.to_numpy(), fit.sigma2)
+    u = fit.ranef.pivot(index="group", columns="term", values="estimate").loc[groups, ["Intercept", "ses"]].to_numpy()
+    np.testing.assert_allclose(got, lines + u, rtol=0, atol=1e-6)
+
+
+def test_blup_limits_are_the_sector_line_and_the_ols_line(engine):
+    fit, _, xtx, xty, lines, _ = engine
+    np.testing.assert_allclose(E.blup_lines(xtx, xty, lines, np.zeros((2, 2)), fit.sigma2), lines, atol=1e-12)
+    ols = np.linalg.solve(xtx, xty[..., None])[..., 0]
+    np.testing.assert_allclose(E.blup_lines(xtx, xty, lines, 1e9 * np.eye(2), fit.sigma2), ols, atol=1e-5)
+
+
+def test_gap_variance_from_the_schools_is_the_engines_vcov(engine):
+    fit, _, xtx, _, _, public = engine
+    terms = ["Sector[T.Public]", "ses:Sector[T.Public]"]
+    want = fit.vcov.loc[terms, terms].to_numpy()
+    got = E.gap_variance_from_schools(xtx, public, ~public, fit.varcorr.G.to_numpy(), fit.sigma2)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_balanced_formula_equals_the_school_sums_when_schools_are_alike():
+    """Every school with the same X'X: the closed form and the matrix sums agree."""
+    G = np.array([[4.0, 0.6], [0.6, 0.3]])
+    n, J, p = 25, 30, 0.4
+    per_student = np.array([[1.0, -0.2], [-0.2, 0.7]])
+    xtx = np.repeat((n * per_student)[None], J, axis=0)
+    in_level = np.arange(J) < p * J
+    exact = E.gap_variance_from_schools(xtx, in_level, ~in_level, G, 36.0)
+    np.testing.assert_allclose(E.gap_variance_balanced(J, p, 1 - p, n, per_student, G, 36.0), exact, rtol=1e-12)
+
+
+def test_balanced_intercept_is_the_handouts_approximation():
+    """With a centred predictor and G = diag(g00, 0) the intercept entry is
+    the handout's sqrt((g00 + sigma^2/n) / (J var(W)))."""
+    g00, s2, n, J, p = 7.0, 39.6, 49.4, 40, 0.475
+    V = E.gap_variance_balanced(J, p, 1 - p, n, np.array([[1.0, 0.0], [0.0, 0.6]]), np.diag([g00, 0.0]), s2)
+    assert np.sqrt(V[0, 0]) == pytest.approx(approximate_se(g00, s2, n, J, p * (1 - p)), rel=1e-12)
+
+
+# ------------------------------------------------------- from a pipeline run
+@pytest.fixture(scope="module")
+def numbers(hs_results):
+    return E.explore_numbers(hs_results)
+
+
+def f95_2(v: float) -> float:
+    """The 95% quantile of F(2, v), in closed form."""
+    return v / 2 * (0.05 ** (-2 / v) - 1)
+
+
+def exported_arrays(numbers):
+    schools = numbers["schools"]
+    xtx = np.array([[[s["n"], s["sums"][0]], [s["sums"][0], s["sums"][1]]] for s in schools])
+    xty = np.array([s["sums"][2:] for s in schools])
+    lines = np.array([numbers["mixed"]["lines"][s["level"]] for s in schools])
+    g = numbers["mixed"]["G"]
+    return xtx, xty, lines, np.array([[g[0], g[1]], [g[1], g[2]]]), numbers["mixed"]["sigma2"]
+
+
+def test_exported_numbers_give_the_pipelines_blups(numbers, hs_results):
+    xtx, xty, lines, G, s2 = exported_arrays(numbers)
+    ranef = read_table(hs_results / "part1" / "ranef.parquet").sort_values("plot_order")
+    assert [s["id"] for s in numbers["schools"]] == ranef["id"].to_list()
+    np.testing.assert_allclose(E.blup_lines(xtx, xty, lines, G, s2), ranef[["intercept", "slope"]].to_numpy(), atol=1e-6)
+
+
+def test_exported_school_lines_are_the_handouts(numbers, hs_results):
+    xtx, xty, _, _, _ = exported_arrays(numbers)
+    ell = read_table(hs_results / "part1" / "ellipses.parquet").sort_values("plot_order")
+    ols = np.array([s["ols"] for s in numbers["schools"]])
+    np.testing.assert_allclose(ols, ell[["intercept", "slope"]].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(np.linalg.solve(xtx, xty[..., None])[..., 0], ols, rtol=1e-9)
+    np.testing.assert_allclose([s["cov"][2] for s in numbers["schools"]], ell["var_slope"], rtol=1e-12)
+    # 95% joint radius sqrt(2 F(0.95; 2, n - 2)), with F(0.95; 2, v) = v/2 (0.05^(-2/v) - 1) in closed form
+    by_n = {s["n"]: s["radius"] for s in numbers["schools"]}
+    assert by_n[37] == pytest.approx(np.sqrt(2 * f95_2(35)), rel=1e-9)
+
+
+def test_exported_gap_point_is_the_mixed_models(numbers, hs_results):
+    xtx, _, _, G, s2 = exported_arrays(numbers)
+    gap = numbers["gaps"][0]
+    levels = np.array([s["level"] for s in numbers["schools"]])
+    mixed = read_table(hs_results / "methods" / "mixed" / "sector_lines.parquet").set_index("line")
+    row = mixed.loc[gap["line"]]
+    assert gap["model_var"] == [row["var_intercept"], row["cov_intercept_slope"], row["var_slope"]]
+    got = E.gap_variance_from_schools(xtx, levels == gap["level"], levels == gap["reference"], G, s2)
+    np.testing.assert_allclose(got[[0, 0, 1], [0, 1, 1]], gap["model_var"], rtol=1e-6)
+    report = json.loads((hs_results / "data_report.json").read_text())
+    assert gap["n_schools"] == report["n_groups"]
+    assert round(gap["share_level"] * gap["n_schools"]) == report["groups_per_level"][gap["level"]]
+    assert gap["n_bar"] == pytest.approx(report["n_rows"] / report["n_groups"])
+
+
+def test_exported_methods_are_the_sector_lines_and_comparison_table(numbers, hs_results):
+    assert [m["id"] for m in numbers["methods"]] == ["pooled_ols", "fe_school_lines", "fe_common_slope", "two_stage", "between", "mixed", "mixed_contextual"]
+    for m in numbers["methods"]:
+        lines = read_table(hs_results / "methods" / m["id"] / "sector_lines.parquet")
+        assert [l["point"] for l in m["lines"]] == lines[["intercept", "slope"]].to_numpy().tolist()
+        diff = lines[lines["kind"] == "difference"].iloc[0]
+        assert m["differences_table"][1]["SE"] == f"{np.sqrt(diff['var_slope']):.3f}"
+    radius = {m["id"]: m["lines"][0]["radius"] for m in numbers["methods"]}
+    assert radius["mixed"] == pytest.approx(np.sqrt(-2 * np.log(0.05)), rel=1e-9)  # chi-square(0.95; 2)
+    assert radius["pooled_ols"] == pytest.approx(np.sqrt(2 * f95_2(1973)), rel=1e-9)
+
+
+def test_page_is_small_self_contained_and_deterministic(hs_results, tmp_path):
+    page = hs_results / "explore.html"
+    text = page.read_text()
+    assert page.stat().st_size <= E.MAX_BYTES
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)
+    assert "/*__EXPLORE_DATA__*/" not in text and "__EXPLORE_TITLE__" not in text
+    again = E.build_explore_page(hs_results, tmp_path / "explore.html")
+    assert again.read_bytes() == page.read_bytes()
+
+
+def test_embedded_text_cannot_close_the_script(numbers):
+    odd = {**numbers, "title": "</script><script>alert(1)</script> & co"}
+    page = E.render_page(odd)
+    data = page.split('<script type="application/json" id="explore-data">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(data)["title"] == odd["title"]
+    assert "<title>Explore: &lt;/script&gt;&lt;script&gt;" in page
+
+
+def test_missing_table_is_named(hs_results, tmp_path):
+    manifest = json.loads((hs_results / "manifest.json").read_text())
+    del manifest["outputs"]["part1/varcorr"]
+    folder = tmp_path / "hs"
+    folder.mkdir()
+    for item in manifest["outputs"].values():
+        item["path"] = str((hs_results / item["path"]).resolve())
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="part1/varcorr"):
+        E.explore_numbers(folder)
