@@ -218,7 +218,7 @@ def provenance(manifest: dict[str, Any]) -> dict[str, Any]:
         "commit": git.get("commit"),
         "dirty": git.get("dirty"),
         "created": manifest.get("created"),
-        "inputs": {k: {"path": v["path"], "sha256": v["sha256"]} for k, v in manifest.get("inputs", {}).items()},
+        "inputs": {k: {"name": Path(v["path"]).name, "sha256": v["sha256"]} for k, v in manifest.get("inputs", {}).items()},
         "data_sha256": manifest["outputs"]["data"]["sha256"],
     }
 

@@ -50,8 +50,9 @@ def site_entries(site: str | Path) -> list[dict[str, Any]]:
                 "commit": git.get("commit"),
                 "dirty": git.get("dirty"),
                 "created": manifest.get("created"),
+                # manifests record paths relative to their folder: show the file's name
                 "inputs": {
-                    name: {"path": str(item.get("path", "")), "sha256": str(item.get("sha256", ""))}
+                    name: {"name": Path(str(item.get("path", ""))).name, "sha256": str(item.get("sha256", ""))}
                     for name, item in (manifest.get("inputs") or {}).items()
                 },
                 "files": [name for name in PUBLISHED if (folder / name).is_file()],
@@ -69,7 +70,7 @@ def entry_html(entry: dict[str, Any]) -> str:
     if entry["dirty"]:
         commit += " (with uncommitted changes)"
     inputs = "".join(
-        f"<li><code>{e(item['path'])}</code>: sha256 <code>{e(item['sha256'])}</code></li>"
+        f"<li><code>{e(item['name'])}</code>: sha256 <code>{e(item['sha256'])}</code></li>"
         for item in entry["inputs"].values()
     )
     return (

@@ -10,7 +10,8 @@ from pathlib import Path
 from mlmcompare.pipeline import write_provenance
 from mlmcompare.report.pages_index import site_entries, write_pages_index
 
-ROOT = Path(__file__).resolve().parent.parent
+from ..conftest import ROOT
+
 
 
 def make_site(tmp_path: Path) -> Path:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from ..conftest import ROOT
+
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 HANDOUTS = ROOT / ".github" / "workflows" / "handouts.yml"
 GITLAB = ROOT / ".gitlab-ci.yml"
