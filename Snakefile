@@ -24,6 +24,7 @@ include: "workflow/rules/analyses.smk"
 include: "workflow/rules/study.smk"
 include: "workflow/rules/designs.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/explore.smk"
 
 
 rule all:

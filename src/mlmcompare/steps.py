@@ -230,6 +230,14 @@ def report(job: Job) -> None:
     log.info("rendered with %s", info.engine)
 
 
+def explore(job: Job) -> None:
+    """The explorable companion page, from the files the handout's manifest lists."""
+    from .report.explore import build_explore_page
+
+    page = build_explore_page(Path(job.input["manifest"]).parent, job.output["page"])
+    log.info("wrote %s (%d bytes)", page, page.stat().st_size)
+
+
 STEPS: dict[str, Callable[[Job], None]] = {
     "prepare": prepare,
     "method": method,
@@ -244,6 +252,7 @@ STEPS: dict[str, Callable[[Job], None]] = {
     "designs_manifest": manifest,
     "report": report,
     "designs_report": report,
+    "explore": explore,
 }
 
 

@@ -1,0 +1,21 @@
+# The explorable companion page of each data set: results/<dataset>/explore.html,
+# one self-contained file that computes in the browser from the fitted numbers
+# its manifest lists (mlmcompare.report.explore). Its target joins rule all.
+
+
+rule explore:
+    input:
+        manifest=f"{RESULTS}/{{dataset}}/manifest.json",
+    output:
+        page=f"{RESULTS}/{{dataset}}/explore.html",
+    log:
+        f"{RESULTS}/{{dataset}}/logs/explore.log",
+    benchmark:
+        f"{RESULTS}/{{dataset}}/benchmarks/explore.tsv"
+    conda:
+        CONDA_ENV
+    script:
+        STEP
+
+
+EXTRA_TARGETS.extend(f"{RESULTS}/{d}/explore.html" for d in config["run"])
