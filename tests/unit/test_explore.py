@@ -12,7 +12,7 @@ import pytest
 
 from mlmcompare import lmm
 from mlmcompare.report import explore as E
-from mlmcompare.sectorgap import approximate_se
+from mlmcompare.analyses.sectorgap import approximate_se
 from mlmcompare.spec import ModelSpec
 
 FORMULA = "mathach ~ ses * Sector + (1 + ses | school)"

@@ -57,13 +57,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..ellipse import joint_radius, region_df
-from ..figures import method_color
+from ..estimation.lines import joint_radius, region_df
 from ..methods import LABELS
 from ..methods.common import difference_name
-from .provenance import load_manifest
 from ..spec import ModelSpec, spec_from_config
 from .comparison import differences_table, levels_table
+from .figures.comparison import method_color
+from .provenance import load_manifest
 from .tidy import read_table, write_text_atomic
 
 TEMPLATE = "explore_template.html"
