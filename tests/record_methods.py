@@ -28,23 +28,15 @@ from mlmcompare.contextual import add_contextual
 from mlmcompare.data import load_data
 from mlmcompare.methods import METHODS, fit_method
 from mlmcompare.spec import HSB_SPEC, ModelSpec
-from mlmcompare.study.dgp import DgpParameters, Scenario, replicate_rng, simulate, simulation_spec
+from mlmcompare.study.dgp import Scenario, replicate_rng, simulate, simulation_spec
 from mlmcompare.study.run import chunk_rows
 from mlmcompare.study.settings import DEFAULT_SCENARIOS
+from test_study_units import PARAMS  # hsfull's contextual mixed model, as the pipeline derives it
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 RTOL, ATOL = 1e-10, 1e-12
 SEED = 20261123
 
-# hsfull's contextual mixed model, as the pipeline writes study/params.json
-PARAMS = DgpParameters.from_dict({
-    "levels": ["Catholic", "Public"], "share_reference": 0.4375, "intercept": 13.461395646313596,
-    "intercept_gap": -1.2718691752531968, "within_slope": 1.4410119173691736, "within_gap": 1.346268867996769,
-    "between_slope": 4.654539145945741, "between_gap": 1.1224950743337094,
-    "G": [[2.345526498326842, 0.1955288754626696], [0.1955288754626696, 0.27035610699485424]],
-    "sigma": 6.0588959573773735, "x_mean": [0.16007335163719996, -0.13550383039549516],
-    "x_between_sd": 0.3881803034587509, "x_within_sd": [0.6289171533476884, 0.7041603398838961],
-})
 
 
 def prepared(name: str, spec: ModelSpec = HSB_SPEC) -> pd.DataFrame:
