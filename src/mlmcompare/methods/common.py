@@ -18,7 +18,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, stats
+from scipy import linalg, special
 
 from ..spec import ModelSpec
 from ..tidy import MethodResult
@@ -153,8 +153,9 @@ def t_interval(estimate: np.ndarray, se: np.ndarray, df: np.ndarray, level: floa
     """t statistics, two-sided p-values and confidence limits (normal where df is inf)."""
     estimate, se, df = (np.asarray(a, dtype="float64") for a in (estimate, se, df))
     stat = estimate / se
-    p = 2.0 * stats.t.sf(np.abs(stat), df)
-    half = stats.t.ppf(0.5 + level / 2.0, df) * se
+    # t's survival function and quantile (scipy.stats.t's own kernels, without importing scipy.stats)
+    p = 2.0 * special.stdtr(df, -np.abs(stat))
+    half = special.stdtrit(df, 0.5 + level / 2.0) * se
     return stat, p, estimate - half, estimate + half
 
 
