@@ -258,6 +258,14 @@ class SectorLines:
         )
 
 
+def separate_level_lines(levels: Sequence[str], point: np.ndarray, cov: np.ndarray, df: float) -> SectorLines:
+    """Each level's line and each non-reference level minus the reference, for
+    lines estimated from separate schools (so a difference's covariance is the sum)."""
+    names = list(levels) + [difference_name(lv, levels[0]) for lv in levels[1:]]
+    return SectorLines(names, np.vstack([point, point[1:] - point[0]]), np.concatenate([cov, cov[1:] + cov[0]]),
+                       np.full((len(names), 2), float(df)))
+
+
 def lines_from_coef(beta: np.ndarray, vcov: np.ndarray, weights: LineWeights,
                     df_of: Callable[[np.ndarray], np.ndarray]) -> SectorLines:
     """Each line's point, 2x2 covariance and df from a coefficient vector.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import MethodFit, SectorLines, aic, bic, coef_from_lines, difference_name, gaussian_loglik, level_term, ols, Glance
+from .common import Glance, MethodFit, aic, bic, coef_from_lines, gaussian_loglik, level_term, ols, separate_level_lines
 from .schools import SchoolStats, clearly_full_rank
 
 METHOD = "fe_common_slope"
@@ -75,11 +75,7 @@ def estimate(stats: SchoolStats) -> MethodFit:
     inv_n = np.bincount(stats.level, 1.0 / m.n, minlength=k) / n_schools**2
     point = np.column_stack([y_mean - slope * x_mean, slope])
     cov = s2 * np.array([[[i + xm * xm / s, -xm / s], [-xm / s, 1.0 / s]] for i, xm, s in zip(inv_n, x_mean, sxx)])
-    # sectors share no school, so a difference's covariance is the sum
-    names = list(levels) + [difference_name(lv, levels[0]) for lv in levels[1:]]
-    point = np.vstack([point, point[1:] - point[0]])
-    cov = np.concatenate([cov, cov[1:] + cov[0]])
-    lines = SectorLines(names, point, cov, np.full((len(names), 2), float(df)))
+    lines = separate_level_lines(levels, point, cov, df)
     model = f"{spec.response} ~ {spec.predictor} + {spec.group} + {spec.predictor}:{spec.level2_factor} (sector averages of school intercepts)"
     loglik = gaussian_loglik(rss, stats.nobs)
     glance = Glance("OLS", levels[0], stats.nobs, J, df, np.sqrt(s2), loglik, aic(loglik, p + 1), bic(loglik, p + 1, stats.nobs))

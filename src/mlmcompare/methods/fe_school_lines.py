@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..spec import ModelSpec
-from .common import Glance, MethodFit, SectorLines, aic, bic, coef_from_lines, difference_name, gaussian_loglik, school_lines
+from .common import Glance, MethodFit, SectorLines, aic, bic, coef_from_lines, gaussian_loglik, school_lines, separate_level_lines
 from .schools import SchoolStats
 
 METHOD = "fe_school_lines"
@@ -34,10 +34,7 @@ def average_lines(level: np.ndarray, intercept: np.ndarray, slope: np.ndarray, x
         point = np.column_stack([np.bincount(level, intercept, minlength=k), np.bincount(level, slope, minlength=k)]) / m[:, None]
         v = np.column_stack([np.bincount(level, xtx_inv[:, i], minlength=k) for i in range(3)]) * sigma2 / (m**2)[:, None]
     cov = np.stack([np.stack([v[:, 0], v[:, 1]], -1), np.stack([v[:, 1], v[:, 2]], -1)], -2)
-    # Sectors share no school, so the difference's covariance is the sum.
-    names = list(levels) + [difference_name(lv, levels[0]) for lv in levels[1:]]
-    return SectorLines(names, np.vstack([point, point[1:] - point[0]]), np.concatenate([cov, cov[1:] + cov[0]]),
-                       np.full((len(names), 2), float(df)))
+    return separate_level_lines(levels, point, cov, df)
 
 
 def averaged_lines(table: pd.DataFrame, spec: ModelSpec, levels: list[str], sigma2: float, df: float) -> pd.DataFrame:
