@@ -11,8 +11,8 @@ import pytest
 
 from ..conftest import HSB_SPEC
 from mlmcompare.methods import fit_method
-
-from mlmcompare.study.cr2 import cr2_fit, inverse_sqrt_psd, pooled_design, pooled_ols_cr2_slope_gap
+from mlmcompare.methods.schools import interaction_terms, school_stats
+from mlmcompare.study.cr2 import cr2_fit, pooled_ols_cr2_slope_gap
 from mlmcompare.study.dgp import MIN_GROUPS, DgpParameters, Scenario, random_effects, replicate_rng, simulate, simulation_spec, x_moments
 from mlmcompare.study.run import chunk_rows
 from mlmcompare.study.summarise import gather_chunks, summarise
@@ -76,17 +76,12 @@ def test_heteroscedastic_errors_keep_mean_variance():
     assert np.std(e) > 1.0
 
 
-def test_inverse_sqrt():
-    a = np.array([[2.0, 0.5], [0.5, 1.0]])
-    r = inverse_sqrt_psd(a)
-    np.testing.assert_allclose(r @ a @ r, np.eye(2), atol=1e-12)
-
-
 def test_cr2_matches_clubsandwich():
     """Golden values from R: clubSandwich::coef_test(lm(mathach ~ ses * Sector), vcov = "CR2",
     cluster = school, test = "Satterthwaite") on this simulated data set."""
     data = simulate(PARAMS, Scenario("x", 12, 8, True), replicate_rng(1, 0), SPEC)
-    X, terms = pooled_design(data, SPEC)
+    stats = school_stats(data, SPEC)
+    X, terms = stats.interaction_rows([SPEC.predictor]), interaction_terms([SPEC.predictor], stats.levels, SPEC.level2_factor)
     fit = cr2_fit(X, data[SPEC.response].to_numpy(), pd.factorize(data[SPEC.group])[0])
     golden = {  # estimate, SE, Satterthwaite df
         "Intercept": (12.83639553454, 1.48118030416, 3.02493756263),
@@ -96,7 +91,7 @@ def test_cr2_matches_clubsandwich():
     }
     for i, t in enumerate(terms):
         np.testing.assert_allclose(fit.contrast(np.eye(len(terms))[i]), golden[t], rtol=1e-9)
-    est, se, df = pooled_ols_cr2_slope_gap(data, SPEC)
+    est, se, df = pooled_ols_cr2_slope_gap(stats)  # from the per-school moments, not the rows
     ols = fit_method("pooled_ols", data, SPEC).sector_lines
     assert est == pytest.approx(ols.loc[ols["kind"] == "difference", "slope"].iloc[0], rel=1e-10)
     assert (se, df) == pytest.approx(golden["ses:Sector[T.Public]"][1:], rel=1e-9)

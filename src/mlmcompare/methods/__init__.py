@@ -1,7 +1,11 @@
-"""The estimation methods, one module each, all with `fit(data, spec) -> MethodResult`.
+"""The estimation methods, one module each, and their registry.
 
-`METHODS` maps the method ids of DESIGN.md to their fit functions, in the
-order the handout presents them.
+Every method is `estimate(stats) -> MethodFit` on the per-school statistics
+of `schools.school_stats` (read once per data set and shared by all
+methods); `MethodFit.result()` tabulates it. `fit_method(id, data, spec)`
+is the contract's `fit(data, spec) -> MethodResult`. `METHODS` maps the
+method ids of DESIGN.md to their estimators, in the order the handout
+presents them.
 """
 
 from __future__ import annotations
@@ -13,17 +17,19 @@ import pandas as pd
 from ..spec import ModelSpec
 from ..report.tidy import MethodResult
 from . import between, fe_common_slope, fe_school_lines, mixed, mixed_contextual, pooled_ols, two_stage
+from .common import MethodFit
+from .schools import SchoolStats, school_stats
 
-FitFunction = Callable[[pd.DataFrame, ModelSpec], MethodResult]
+Estimator = Callable[[SchoolStats], MethodFit]
 
-METHODS: dict[str, FitFunction] = {
-    "pooled_ols": pooled_ols.fit,
-    "fe_school_lines": fe_school_lines.fit,
-    "fe_common_slope": fe_common_slope.fit,
-    "two_stage": two_stage.fit,
-    "between": between.fit,
-    "mixed": mixed.fit,
-    "mixed_contextual": mixed_contextual.fit,
+METHODS: dict[str, Estimator] = {
+    "pooled_ols": pooled_ols.estimate,
+    "fe_school_lines": fe_school_lines.estimate,
+    "fe_common_slope": fe_common_slope.estimate,
+    "two_stage": two_stage.estimate,
+    "between": between.estimate,
+    "mixed": mixed.estimate,
+    "mixed_contextual": mixed_contextual.estimate,
 }
 
 LABELS: dict[str, str] = {
@@ -37,8 +43,18 @@ LABELS: dict[str, str] = {
 }
 
 
-def fit_method(method: str, data: pd.DataFrame, spec: ModelSpec) -> MethodResult:
-    """Run one method by id; an unknown id is refused with the known ones."""
+def estimator(method: str) -> Estimator:
+    """The estimator of a method id; an unknown id is refused with the known ones."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known methods: {', '.join(METHODS)}")
-    return METHODS[method](data, spec)
+    return METHODS[method]
+
+
+def estimate_method(method: str, stats: SchoolStats) -> MethodFit:
+    """Run one method by id on prepared per-school statistics."""
+    return estimator(method)(stats)
+
+
+def fit_method(method: str, data: pd.DataFrame, spec: ModelSpec) -> MethodResult:
+    """Run one method by id on the student rows and tabulate it."""
+    return estimator(method)(school_stats(data, spec)).result()

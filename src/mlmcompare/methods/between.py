@@ -8,36 +8,31 @@ between-school effect, not the within-school one.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
-from formulaic import model_matrix
 
-from ..spec import ModelSpec
-from ..report.tidy import MethodResult
-from .common import factor_levels, fit_row, interaction_line_weights, ols, sector_lines_table, tidy_from_fit
+from .common import MethodFit, constant_df, interaction_line_weights, interaction_ols, lines_from_coef, ols_glance, tidy_from_fit
+from .schools import SchoolStats, interaction_columns, row_moments
 
 METHOD = "between"
 
 
-def school_means(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
-    """One row per school: mean response, mean predictor, the factor."""
-    g = data.groupby(spec.group, sort=True, observed=True)
-    out = g[[spec.response, spec.predictor]].mean()
-    out[spec.level2_factor] = pd.Categorical(g[spec.level2_factor].first().astype(str), categories=data[spec.level2_factor].cat.categories)
-    return out.reset_index()
+def estimate(stats: SchoolStats) -> MethodFit:
+    spec, levels, m = stats.spec, stats.levels, stats.moments
+    means = row_moments(m.x_mean, m.y_mean)  # one row per school
 
+    def regression(level: np.ndarray, compared: list[str]):
+        rows = lambda: (interaction_columns({spec.predictor: m.x_mean}, level, compared), m.y_mean)  # noqa: E731
+        return interaction_ols(means, level, compared, spec, rows)
 
-def fit(data: pd.DataFrame, spec: ModelSpec) -> MethodResult:
-    means = school_means(data, spec)
-    tables, fits = [], []
-    for rhs in (spec.predictor, f"{spec.predictor} * {spec.level2_factor}"):
-        formula = f"{spec.response} ~ {rhs}"
-        X = model_matrix(formula, means)
-        res = ols(X.rhs.to_numpy(), X.lhs.to_numpy().ravel(), list(X.rhs.columns))
-        tables.append(tidy_from_fit(METHOD, f"{formula} (school means)", res))
-        fits.append(res)
-    sector_fit = fits[1]
-    levels = factor_levels(data, spec)
+    fits = {spec.predictor: regression(np.zeros(stats.ngroups, dtype=np.intp), levels[:1]),
+            f"{spec.predictor} * {spec.level2_factor}": regression(stats.level, levels)}
+    sector_fit = fits[f"{spec.predictor} * {spec.level2_factor}"]
     weights = interaction_line_weights(sector_fit.terms, levels, spec, "Intercept", spec.predictor)
-    lines = sector_lines_table(METHOD, sector_fit.beta, sector_fit.vcov, weights, lambda w: sector_fit.df_resid)
-    glance = fit_row(METHOD, "OLS on school means", levels[0], sector_fit.nobs, len(means), sector_fit.df_resid, sector_fit.sigma, sector_fit.loglik, sector_fit.aic, sector_fit.bic)
-    return MethodResult(pd.concat(tables, ignore_index=True), lines, glance)
+    lines = lines_from_coef(sector_fit.beta, sector_fit.vcov, weights, constant_df(sector_fit.df_resid))
+
+    def coef() -> pd.DataFrame:
+        return pd.concat([tidy_from_fit(METHOD, f"{spec.response} ~ {rhs} (school means)", res) for rhs, res in fits.items()],
+                         ignore_index=True)
+
+    return MethodFit(METHOD, lines, ols_glance("OLS on school means", levels[0], sector_fit, stats.ngroups), coef)

@@ -5,62 +5,77 @@ sector a common slope. The slope difference weights schools by their size
 and spread of the predictor; between-school variability plays no role in
 its standard error. Sector intercepts are equal-weight averages of the
 school intercepts, as in version 1.
+
+With an intercept per school, each sector's slope is the within-school
+slope of its schools pooled (sums of squares and products about the school
+means), and each school's intercept is its mean response less the slope
+times its mean predictor; so the fit needs the per-school moments only.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from ..spec import ModelSpec
-from ..report.tidy import MethodResult
-from .common import coef_from_lines, difference_name, factor_levels, fit_row, level_term, ols, sector_lines_table
+from .common import Glance, MethodFit, aic, bic, coef_from_lines, gaussian_loglik, level_term, ols, separate_level_lines
+from .schools import SchoolStats, clearly_full_rank
 
 METHOD = "fe_common_slope"
 
 
-def design(data: pd.DataFrame, spec: ModelSpec, levels: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Columns: one dummy per school (no global intercept), x, x:F[T.level]."""
-    codes, schools = pd.factorize(data[spec.group], sort=True)
-    J = len(schools)
-    dummies = np.zeros((len(data), J))
-    dummies[np.arange(len(data)), codes] = 1.0
-    x = data[spec.predictor].to_numpy(dtype="float64")
-    f = data[spec.level2_factor].astype(str).to_numpy()
-    extra = [x] + [x * (f == lv) for lv in levels[1:]]
-    terms = [f"{spec.group}[{s}]" for s in schools]
-    terms += [spec.predictor] + [f"{spec.predictor}:{level_term(spec, lv)}" for lv in levels[1:]]
-    school_level = data.groupby(spec.group, sort=True)[spec.level2_factor].first().astype(str).to_numpy()
-    return np.column_stack([dummies, *extra]), terms, school_level
+def terms(stats: SchoolStats) -> list[str]:
+    """One dummy per school (no global intercept), x, x:F[T.level]."""
+    spec = stats.spec
+    return [f"{spec.group}[{s}]" for s in stats.groups] + [spec.predictor] + [
+        f"{spec.predictor}:{level_term(spec, lv)}" for lv in stats.levels[1:]]
 
 
-def fit(data: pd.DataFrame, spec: ModelSpec) -> MethodResult:
-    levels = factor_levels(data, spec)
-    X, terms, school_level = design(data, spec, levels)
-    res = ols(X, data[spec.response].to_numpy(dtype="float64"), terms)
-    J = len(school_level)
-    p = len(terms)
+def design_rows(stats: SchoolStats) -> np.ndarray:
+    """The model's rows (columns as `terms`); only needed to name aliased terms."""
+    dummies = np.zeros((stats.nobs, stats.ngroups))
+    dummies[np.arange(stats.nobs), stats.codes] = 1.0
+    extra = [stats.x] + [stats.x * (stats.row_level == k) for k in range(1, len(stats.levels))]
+    return np.column_stack([dummies, *extra])
 
-    def intercept_weights(lv: str) -> np.ndarray:
-        w = np.zeros(p)
-        members = school_level == lv
-        w[:J][members] = 1.0 / members.sum()
-        return w
 
-    def slope_weights(lv: str) -> np.ndarray:
-        w = np.zeros(p)
-        w[J] = 1.0
-        if lv != levels[0]:
-            w[terms.index(f"{spec.predictor}:{level_term(spec, lv)}")] = 1.0
-        return w
+def slopes_estimable(stats: SchoolStats, sxx_within: np.ndarray, df: int) -> bool:
+    """True when the within-school sums of squares show the slopes estimable.
 
-    weights = {lv: (intercept_weights(lv), slope_weights(lv)) for lv in levels}
-    for lv in levels[1:]:
-        a, b = weights[lv]
-        a0, b0 = weights[levels[0]]
-        weights[difference_name(lv, levels[0])] = (a - a0, b - b0)
-    lines = sector_lines_table(METHOD, res.beta, res.vcov, weights, lambda w: res.df_resid)
+    The school dummies are orthogonal to x centred in each school, so the
+    pivots of the x columns are those of the within-school Gram matrix
+    [x, x:F...]' [x, x:F...] (x centred in each school); each column is
+    scaled by its norm before centring, as the QR on the rows would.
+    """
+    k = len(stats.levels)
+    gram = np.zeros((k, k))
+    gram[0, 0] = sxx_within.sum()
+    gram[0, 1:] = gram[1:, 0] = sxx_within[1:]
+    gram[np.arange(1, k), np.arange(1, k)] = sxx_within[1:]
+    sum_xx = np.bincount(stats.level, stats.moments.sum_xx(), minlength=k)
+    scale = np.sqrt(np.r_[sum_xx.sum(), sum_xx[1:]])
+    return df > 0 and clearly_full_rank(gram, scale, stats.nobs)
+
+
+def estimate(stats: SchoolStats) -> MethodFit:
+    spec, levels, m = stats.spec, stats.levels, stats.moments
+    k, J = len(levels), stats.ngroups
+    sxx = np.bincount(stats.level, m.sxx, minlength=k)
+    sxy = np.bincount(stats.level, m.sxy, minlength=k)
+    p = J + k
+    df = stats.nobs - p
+    if not slopes_estimable(stats, sxx, df):
+        ols(design_rows(stats), stats.y, terms(stats))  # names the aliased terms
+    slope = sxy / sxx
+    rss = float(m.syy.sum() - np.sum(slope * sxy))
+    s2 = rss / df
+    # each sector's intercept: the mean over its schools of ybar_j - slope * xbar_j
+    n_schools = np.bincount(stats.level, minlength=k)
+    x_mean = np.bincount(stats.level, m.x_mean, minlength=k) / n_schools
+    y_mean = np.bincount(stats.level, m.y_mean, minlength=k) / n_schools
+    inv_n = np.bincount(stats.level, 1.0 / m.n, minlength=k) / n_schools**2
+    point = np.column_stack([y_mean - slope * x_mean, slope])
+    cov = s2 * np.array([[[i + xm * xm / s, -xm / s], [-xm / s, 1.0 / s]] for i, xm, s in zip(inv_n, x_mean, sxx)])
+    lines = separate_level_lines(levels, point, cov, df)
     model = f"{spec.response} ~ {spec.predictor} + {spec.group} + {spec.predictor}:{spec.level2_factor} (sector averages of school intercepts)"
-    coef = coef_from_lines(METHOD, model, lines, spec, levels)
-    glance = fit_row(METHOD, "OLS", levels[0], res.nobs, J, res.df_resid, res.sigma, res.loglik, res.aic, res.bic)
-    return MethodResult(coef, lines, glance)
+    loglik = gaussian_loglik(rss, stats.nobs)
+    glance = Glance("OLS", levels[0], stats.nobs, J, df, np.sqrt(s2), loglik, aic(loglik, p + 1), bic(loglik, p + 1, stats.nobs))
+    return MethodFit(METHOD, lines, glance, lambda: coef_from_lines(METHOD, model, lines, spec, levels))

@@ -9,63 +9,54 @@ schools, not to new schools.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import pandas as pd
 
 from ..spec import ModelSpec
-from ..report.tidy import MethodResult
-from .common import coef_from_lines, difference_name, factor_levels, fit_row, per_group_ols
+from .common import Glance, MethodFit, SectorLines, aic, bic, coef_from_lines, gaussian_loglik, school_lines, separate_level_lines
+from .schools import SchoolStats
 
 METHOD = "fe_school_lines"
 
 
+def average_lines(level: np.ndarray, intercept: np.ndarray, slope: np.ndarray, xtx_inv: np.ndarray,
+                  levels: Sequence[str], sigma2: float, df: float) -> SectorLines:
+    """Sector means of the school lines with their covariance, and differences.
+
+    `level`, `intercept`, `slope`: one entry per school; `xtx_inv`: (schools,
+    3) entries intercept, covariance, slope of each school's (X'X)^-1.
+    """
+    k = len(levels)
+    m = np.bincount(level, minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a level without schools gives NaN
+        point = np.column_stack([np.bincount(level, intercept, minlength=k), np.bincount(level, slope, minlength=k)]) / m[:, None]
+        v = np.column_stack([np.bincount(level, xtx_inv[:, i], minlength=k) for i in range(3)]) * sigma2 / (m**2)[:, None]
+    cov = np.stack([np.stack([v[:, 0], v[:, 1]], -1), np.stack([v[:, 1], v[:, 2]], -1)], -2)
+    return separate_level_lines(levels, point, cov, df)
+
+
 def averaged_lines(table: pd.DataFrame, spec: ModelSpec, levels: list[str], sigma2: float, df: float) -> pd.DataFrame:
-    """Sector means of the school lines with their covariance, and differences."""
-    rows = {}
-    for lv in levels:
-        s = table[table[spec.level2_factor] == lv]
-        m = len(s)
-        rows[lv] = {
-            "intercept": s["intercept"].mean(),
-            "slope": s["slope"].mean(),
-            "var_intercept": sigma2 * s["xtx_inv_intercept"].sum() / m**2,
-            "cov_intercept_slope": sigma2 * s["xtx_inv_cov"].sum() / m**2,
-            "var_slope": sigma2 * s["xtx_inv_slope"].sum() / m**2,
-        }
-    out = [{"line": lv, "kind": "level", **rows[lv]} for lv in levels]
-    ref = rows[levels[0]]
-    for lv in levels[1:]:
-        r = rows[lv]
-        # Sectors share no school, so the difference's covariance is the sum.
-        out.append(
-            {
-                "line": difference_name(lv, levels[0]),
-                "kind": "difference",
-                "intercept": r["intercept"] - ref["intercept"],
-                "slope": r["slope"] - ref["slope"],
-                **{k: r[k] + ref[k] for k in ("var_intercept", "cov_intercept_slope", "var_slope")},
-            }
-        )
-    lines = pd.DataFrame(out)
-    lines.insert(0, "method", METHOD)
-    lines["df_intercept"] = float(df)
-    lines["df_slope"] = float(df)
-    return lines
+    """`average_lines` of a `per_group_ols` table, as sector_lines rows."""
+    level = pd.Index(levels).get_indexer(table[spec.level2_factor].astype(str))
+    xtx_inv = table[["xtx_inv_intercept", "xtx_inv_cov", "xtx_inv_slope"]].to_numpy()
+    return average_lines(level, table["intercept"].to_numpy(), table["slope"].to_numpy(), xtx_inv, levels, sigma2, df).table(METHOD)
 
 
-def fit(data: pd.DataFrame, spec: ModelSpec) -> MethodResult:
-    groups = per_group_ols(data, spec)
-    levels = factor_levels(data, spec)
-    t = groups.table
-    lines = averaged_lines(t, spec, levels, groups.sigma2_pooled, groups.df_pooled)
+def estimate(stats: SchoolStats) -> MethodFit:
+    spec, levels = stats.spec, stats.levels
+    g = school_lines(stats)
+    ok = g.ok
+    if not ok.any():
+        raise ValueError(f"{METHOD}: no {spec.group} has an estimable slope "
+                         f"(each has a single row or no spread in {spec.predictor})")
+    xtx_inv = np.column_stack([g.xtx_inv_intercept, g.xtx_inv_cov, g.xtx_inv_slope])[ok]
+    lines = average_lines(stats.level[ok], g.intercept[ok], g.slope[ok], xtx_inv, levels, g.sigma2_pooled, g.df_pooled)
     model = f"{spec.response} ~ {spec.group}/{spec.predictor} - 1 (sector averages of school lines)"
-    coef = coef_from_lines(METHOD, model, lines, spec, levels)
-    nobs = int(t["n"].sum())
-    rss = float(t["rss"].sum())
-    loglik = -0.5 * nobs * (np.log(2 * np.pi) + np.log(rss / nobs) + 1.0)
-    npar = 2 * len(t) + 1
-    glance = fit_row(
-        METHOD, "OLS", levels[0], nobs, len(t), groups.df_pooled, np.sqrt(groups.sigma2_pooled),
-        loglik, -2 * loglik + 2 * npar, -2 * loglik + np.log(nobs) * npar, warnings=groups.excluded,
-    )
-    return MethodResult(coef, lines, glance)
+    nobs = int(stats.moments.n[ok].sum())
+    loglik = gaussian_loglik(float(g.rss[ok].sum()), nobs)
+    npar = 2 * int(ok.sum()) + 1
+    glance = Glance("OLS", levels[0], nobs, int(ok.sum()), g.df_pooled, np.sqrt(g.sigma2_pooled),
+                    loglik, aic(loglik, npar), bic(loglik, npar, nobs), warnings=g.excluded)
+    return MethodFit(METHOD, lines, glance, lambda: coef_from_lines(METHOD, model, lines, spec, levels))

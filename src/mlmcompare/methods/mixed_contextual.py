@@ -5,22 +5,19 @@ predictor (cvar) and the deviation from it (dvar) enter separately, so the
 x_cwg slope estimates the within-school effect and the x_mean slope the
 between-school effect; their difference is the contextual effect. Its
 sector lines are the within-school lines: slope of x_cwg, intercept at
-x_cwg = 0 and x_mean = 0.
+x_cwg = 0 and x_mean = 0. The two columns are read from the data, as the
+pipeline and the study put them there.
 """
 
 from __future__ import annotations
 
-import pandas as pd
-
-from ..spec import ModelSpec
-from ..report.tidy import MethodResult
-from .mixed import mixed_result
+from .common import MethodFit
+from .mixed import mixed_fit
+from .schools import SchoolStats
 
 METHOD = "mixed_contextual"
 
 
-def fit(data: pd.DataFrame, spec: ModelSpec) -> MethodResult:
-    formula = (
-        f"{spec.response} ~ ({spec.dvar} + {spec.cvar}) * {spec.level2_factor} + (1 + {spec.dvar} | {spec.group})"
-    )
-    return mixed_result(METHOD, formula, data, spec, "Intercept", spec.dvar)
+def estimate(stats: SchoolStats) -> MethodFit:
+    spec = stats.spec
+    return mixed_fit(METHOD, stats, [spec.dvar, spec.cvar], spec.dvar)

@@ -13,21 +13,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..spec import ModelSpec
-from ..report.tidy import MethodResult
-from .common import difference_name, factor_levels, fit_row, level_term, per_group_ols, tidy_coef
+from .common import Glance, MethodFit, SectorLines, difference_name, level_term, school_lines, tidy_coef
+from .schools import SchoolStats
 
 METHOD = "two_stage"
 
 
-def fit(data: pd.DataFrame, spec: ModelSpec) -> MethodResult:
-    groups = per_group_ols(data, spec)
-    levels = factor_levels(data, spec)
-    t = groups.table
-    J = len(t)
+def estimate(stats: SchoolStats) -> MethodFit:
+    spec, levels = stats.spec, stats.levels
+    g = school_lines(stats)
+    ok = g.ok
+    J = int(ok.sum())
+    level = stats.level[ok]
     # Stage 2 design: intercept plus a treatment-contrast column per non-reference level.
-    W = np.column_stack([np.ones(J)] + [(t[spec.level2_factor] == lv).to_numpy(float) for lv in levels[1:]])
-    Y = t[["intercept", "slope"]].to_numpy()
+    W = np.column_stack([np.ones(J)] + [(level == k).astype(float) for k in range(1, len(levels))])
+    Y = np.column_stack([g.intercept[ok], g.slope[ok]])
     k = W.shape[1]
     if J <= k:
         raise ValueError(f"two-stage: {J} schools with an estimable slope cannot fit {k} sector means")
@@ -37,39 +37,25 @@ def fit(data: pd.DataFrame, spec: ModelSpec) -> MethodResult:
     df = J - k
     S = E.T @ E / df  # residual covariance of (intercept, slope) between schools
 
-    level_w = {levels[0]: np.eye(k)[0]}
-    for i, lv in enumerate(levels[1:], start=1):
-        level_w[lv] = np.eye(k)[0] + np.eye(k)[i]
-    for i, lv in enumerate(levels[1:], start=1):
-        level_w[difference_name(lv, levels[0])] = np.eye(k)[i]
-    rows = []
-    for line, w in level_w.items():
-        point = w @ B
-        cov = float(w @ wtw_inv @ w) * S
-        rows.append(
-            {
-                "method": METHOD, "line": line, "kind": "difference" if " - " in line else "level",
-                "intercept": point[0], "slope": point[1],
-                "var_intercept": cov[0, 0], "cov_intercept_slope": cov[0, 1], "var_slope": cov[1, 1],
-                "df_intercept": float(df), "df_slope": float(df),
-            }
-        )
-    lines = pd.DataFrame(rows)
+    eye = np.eye(k)
+    weights = {levels[0]: eye[0], **{lv: eye[0] + eye[i] for i, lv in enumerate(levels[1:], start=1)},
+               **{difference_name(lv, levels[0]): eye[i] for i, lv in enumerate(levels[1:], start=1)}}
+    Lw = np.array(list(weights.values()))
+    lines = SectorLines(list(weights), Lw @ B, np.einsum("l,ij->lij", np.einsum("la,ab,lb->l", Lw, wtw_inv, Lw), S),
+                        np.full((len(weights), 2), float(df)))
 
-    # Each response's coefficients carry the name of the quantity they estimate
-    # in the other methods: the intercept model gives Intercept and F[T.level],
-    # the slope model gives x and x:F[T.level].
-    x = spec.predictor
-    terms = ["Intercept", *(level_term(spec, lv) for lv in levels[1:])]
-    slope_terms = [x, *(f"{x}:{level_term(spec, lv)}" for lv in levels[1:])]
-    se = np.sqrt(np.outer(np.diag(wtw_inv), np.diag(S)))
-    model = f"cbind(intercept, slope) ~ {spec.level2_factor} (school OLS lines)"
-    coef = pd.concat(
-        [tidy_coef(METHOD, model, terms, B[:, 0], se[:, 0], df), tidy_coef(METHOD, model, slope_terms, B[:, 1], se[:, 1], df)],
-        ignore_index=True,
-    )
-    glance = fit_row(
-        METHOD, "OLS per school, then multivariate OLS", levels[0], int(t["n"].sum()), J, df,
-        np.nan, np.nan, np.nan, np.nan, warnings=groups.excluded,
-    )
-    return MethodResult(coef, lines, glance)
+    def coef() -> pd.DataFrame:
+        # Each response's coefficients carry the name of the quantity they estimate
+        # in the other methods: the intercept model gives Intercept and F[T.level],
+        # the slope model gives x and x:F[T.level].
+        x = spec.predictor
+        terms = ["Intercept", *(level_term(spec, lv) for lv in levels[1:])]
+        slope_terms = [x, *(f"{x}:{level_term(spec, lv)}" for lv in levels[1:])]
+        se = np.sqrt(np.outer(np.diag(wtw_inv), np.diag(S)))
+        model = f"cbind(intercept, slope) ~ {spec.level2_factor} (school OLS lines)"
+        return pd.concat([tidy_coef(METHOD, model, terms, B[:, 0], se[:, 0], df),
+                          tidy_coef(METHOD, model, slope_terms, B[:, 1], se[:, 1], df)], ignore_index=True)
+
+    glance = Glance("OLS per school, then multivariate OLS", levels[0], int(stats.moments.n[ok].sum()), J, df,
+                    np.nan, np.nan, np.nan, np.nan, warnings=g.excluded)
+    return MethodFit(METHOD, lines, glance, coef)
