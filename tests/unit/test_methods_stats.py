@@ -21,7 +21,8 @@ from mlmcompare.methods.schools import school_stats
 from mlmcompare.spec import ModelSpec
 
 from ..conftest import HSB_SPEC
-from mlmcompare.study.cr2 import cr2_fit, pooled_ols_cr2_slope_gap
+from mlmcompare.estimation.robust import cr2_fit
+from mlmcompare.study.cr2 import pooled_ols_cr2_slope_gap
 from mlmcompare.study.dgp import DgpParameters, Scenario, replicate_rng, simulate, simulation_spec
 from mlmcompare.study.run import CR2_METHOD, slope_gap
 

@@ -12,7 +12,8 @@ import pytest
 from ..conftest import HSB_SPEC
 from mlmcompare.methods import fit_method
 from mlmcompare.methods.schools import interaction_terms, school_stats
-from mlmcompare.study.cr2 import cr2_fit, pooled_ols_cr2_slope_gap
+from mlmcompare.estimation.robust import cr2_fit
+from mlmcompare.study.cr2 import pooled_ols_cr2_slope_gap
 from mlmcompare.study.dgp import MIN_GROUPS, DgpParameters, Scenario, random_effects, replicate_rng, simulate, simulation_spec, x_moments
 from mlmcompare.study.run import chunk_rows
 from mlmcompare.study.summarise import gather_chunks, summarise

@@ -16,11 +16,19 @@ residuals:
   makes the meat unbiased when the errors are independent and homoskedastic;
   each coefficient is tested with Bell and McCaffrey's Satterthwaite df.
 
-The Bell-McCaffrey df of a contrast c'b: write the CR2 variance as
-sum_j (g_j'y)^2, with g_j = (I - H)' E_j A_j X_j B c (E_j the columns of the
-identity for cluster j). Under y ~ N(X beta, sigma^2 I), its mean is
-sigma^2 sum_j g_j'g_j and its variance 2 sigma^4 sum_jk (g_j'g_k)^2, so the
-Satterthwaite df is (tr M)^2 / ||M||_F^2 with M_jk = g_j'g_k.
+CR2 and the Bell-McCaffrey df of a contrast c'b are computed from each
+cluster's X_j'X_j and X_j'y_j alone (`cr2_from_blocks`), so that the Monte
+Carlo study gets them from per-school moments without rows. The CR2
+variance of c'b is sum_j (g_j'e_j)^2 with g_j = A_j X_j B c; under
+y ~ N(X beta, sigma^2 I) it is a quadratic form in y whose matrix has Gram
+matrix M_jk = [j = k] g_j'g_j - (g_j'X_j) B (X_k'g_k), and the Satterthwaite
+df is (tr M)^2 / ||M||_F^2. With R'R = X'X, K_j = X_j R^{-1} and
+K_j'K_j = V diag(lam) V', H_jj = K_j K_j' and A_j X_j = X_j M_j with
+
+    M_j = I + R^{-1} V diag(f(lam)) V' R^{-T} X_j'X_j,   f(lam) = ((1 - lam)^{-1/2} - 1) / lam;
+
+directions with 1 - lam at 0 (a cluster that alone fixes a coefficient) get
+the pseudo-inverse's 0 in A_j. Checked against R's clubSandwich.
 
 These repair the *standard errors* of the OLS coefficients; they do not change
 the coefficients, so they cannot change what the coefficients estimate.
@@ -33,7 +41,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from formulaic import model_matrix
+from scipy import linalg
 
+from .. import models
 from ..methods.common import tidy_coef
 from ..spec import ModelSpec
 
@@ -111,53 +121,81 @@ def vcov_cr1(parts: OlsParts) -> np.ndarray:
     return sandwich(parts, cluster_scores(parts, parts.resid)) * (J / (J - 1)) * ((N - 1) / (N - k))
 
 
-def cr2_adjustments(parts: OlsParts) -> list[np.ndarray]:
-    """A_j = (I - X_j B X_j')^{-1/2} for each cluster (symmetric root)."""
-    out = []
-    for j in range(parts.n_clusters):
-        Xj = parts.X[parts.codes == j]
-        M = np.eye(len(Xj)) - Xj @ parts.bread @ Xj.T
-        vals, vecs = np.linalg.eigh(M)
-        inv_root = np.where(vals > 1e-12, 1.0 / np.sqrt(np.clip(vals, 1e-300, None)), 0.0)
-        out.append((vecs * inv_root) @ vecs.T)
-    return out
+#: eigenvalues of I - H_jj below this are treated as 0 (pseudo-inverse root)
+EIGEN_TOL = 1e-10
 
 
-def vcov_cr2(parts: OlsParts, A: list[np.ndarray]) -> np.ndarray:
-    adjusted = np.empty_like(parts.resid)
-    for j, Aj in enumerate(A):
-        idx = parts.codes == j
-        adjusted[idx] = Aj @ parts.resid[idx]
-    return sandwich(parts, cluster_scores(parts, adjusted))
+@dataclass(frozen=True)
+class Cr2Fit:
+    """OLS coefficients with what CR2 inference needs, per cluster."""
+
+    beta: np.ndarray
+    bread: np.ndarray  # (X'X)^{-1}
+    vcov: np.ndarray  # CR2
+    xtx: np.ndarray  # (J, p, p) X_j'X_j
+    adjust: np.ndarray  # (J, p, p) M_j, with A_j X_j = X_j M_j
+    resid_score: np.ndarray  # (J, p) X_j'e_j
+
+    def contrast(self, c: np.ndarray) -> tuple[float, float, float]:
+        """Estimate, CR2 standard error and Bell-McCaffrey df of c'beta."""
+        c = np.asarray(c, dtype=float)
+        h = self.adjust @ (self.bread @ c)  # g_j = X_j h_j
+        gX = np.einsum("jp,jpq->jq", h, self.xtx)  # g_j'X_j
+        M = np.diag(np.einsum("jq,jq->j", gX, h)) - gX @ self.bread @ gX.T
+        df = float(np.trace(M) ** 2 / np.sum(M * M))
+        var = float(np.sum(np.einsum("jp,jp->j", h, self.resid_score) ** 2))
+        return float(c @ self.beta), float(np.sqrt(var)), df
 
 
-def bell_mccaffrey_df(parts: OlsParts, A: list[np.ndarray], c: np.ndarray) -> float:
-    """Satterthwaite df of the CR2 variance of c'b under a working model of
-    independent homoskedastic errors (see module docstring)."""
-    Bc = parts.bread @ c
-    J, N = parts.n_clusters, parts.n
-    G = np.zeros((J, N))
-    for j, Aj in enumerate(A):
-        idx = np.flatnonzero(parts.codes == j)
-        w = Aj @ (parts.X[idx] @ Bc)  # n_j vector
-        # g_j = E_j w - X B X_j' w  (= (I - H) E_j w)
-        G[j] = -(parts.X @ (parts.bread @ (parts.X[idx].T @ w)))
-        G[j, idx] += w
-    M = G @ G.T
-    return float(np.trace(M) ** 2 / np.sum(M * M))
+def adjustment_factor(lam: np.ndarray, tol: float = EIGEN_TOL) -> np.ndarray:
+    """f(lam) = ((1 - lam)^{-1/2} - 1) / lam, written without cancellation; -1/lam where 1 - lam <= tol."""
+    rest = 1.0 - lam
+    root = np.sqrt(np.where(rest > tol, rest, 1.0))
+    with np.errstate(divide="ignore"):
+        return np.where(rest > tol, 1.0 / (root * (1.0 + root)), -1.0 / lam)
+
+
+def cr2_from_blocks(xtx: np.ndarray, xty: np.ndarray) -> Cr2Fit:
+    """OLS with CR2 covariance from each cluster's X_j'X_j (J, p, p) and X_j'y_j (J, p)."""
+    XtX, Xty = xtx.sum(axis=0), xty.sum(axis=0)
+    R = linalg.cholesky(XtX)  # upper: R'R = X'X
+    rinv = linalg.solve_triangular(R, np.eye(len(R)))
+    bread = rinv @ rinv.T
+    beta = bread @ Xty
+    resid_score = xty - xtx @ beta
+    lam, V = np.linalg.eigh(rinv.T @ xtx @ rinv)  # K_j'K_j
+    W = rinv @ V
+    adjust = np.eye(len(R)) + (W * adjustment_factor(lam)[:, None, :]) @ np.swapaxes(W, 1, 2) @ xtx
+    s = np.einsum("jqp,jq->jp", adjust, resid_score)  # (A_j X_j)'e_j = M_j' X_j'e_j
+    return Cr2Fit(beta, bread, bread @ (s.T @ s) @ bread, xtx, adjust, resid_score)
+
+
+def cluster_blocks(X: np.ndarray, y: np.ndarray, clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cluster X_j'X_j and X_j'y_j from rows (`clusters`: any labels)."""
+    X = np.asarray(X, dtype=float)
+    codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
+    J, p = int(codes.max()) + 1, X.shape[1]
+    xtx, xty = np.zeros((J, p, p)), np.zeros((J, p))
+    np.add.at(xtx, codes, X[:, :, None] * X[:, None, :])
+    np.add.at(xty, codes, X * np.asarray(y, dtype=float)[:, None])
+    return xtx, xty
+
+
+def cr2_fit(X: np.ndarray, y: np.ndarray, codes: np.ndarray) -> Cr2Fit:
+    """OLS of y on X with CR2 covariance for the clusters in `codes` (rows given)."""
+    return cr2_from_blocks(*cluster_blocks(X, y, codes))
 
 
 def robust_table(parts: OlsParts, model: str) -> pd.DataFrame:
     """broom rows per vcov type and term: OLS, HC0-HC3 (df N - k), CR1 (df
     J - 1), CR2 (Bell-McCaffrey df per term)."""
     N, k, J = parts.n, parts.k, parts.n_clusters
-    A = cr2_adjustments(parts)
+    cr2 = cr2_fit(parts.X, parts.y, parts.codes)
     vcovs = {"OLS": (vcov_ols(parts), N - k)}
     for kind in ("HC0", "HC1", "HC2", "HC3"):
         vcovs[kind] = (vcov_hc(parts, kind), N - k)
     vcovs["CR1"] = (vcov_cr1(parts), J - 1)
-    eye = np.eye(k)
-    vcovs["CR2"] = (vcov_cr2(parts, A), np.array([bell_mccaffrey_df(parts, A, eye[i]) for i in range(k)]))
+    vcovs["CR2"] = (cr2.vcov, np.array([cr2.contrast(c)[2] for c in np.eye(k)]))
     frames = []
     for kind, (V, df) in vcovs.items():
         t = tidy_coef("pooled_ols", model, parts.terms, parts.beta, np.sqrt(np.diag(V)), df)
@@ -168,7 +206,7 @@ def robust_table(parts: OlsParts, model: str) -> pd.DataFrame:
 
 def pooled_robust(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     """Pooled OLS `y ~ x * F` with every standard error of `VCOV_TYPES`."""
-    formula = f"{spec.response} ~ {spec.predictor} * {spec.level2_factor}"
+    formula = models.formula("pooled", spec)
     mm = model_matrix(formula, data)
     parts = ols_parts(mm.rhs.to_numpy(), mm.lhs.to_numpy().ravel(), data[spec.group].to_numpy(), list(mm.rhs.columns))
     return robust_table(parts, formula)

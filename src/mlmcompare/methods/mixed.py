@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import lmm
+from .. import lmm, models
 from ..lmm import checks
 from .common import Glance, MethodFit, interaction_line_weights, lines_from_coef
 from .schools import SchoolStats, interaction_terms
@@ -27,15 +27,15 @@ from .schools import SchoolStats, interaction_terms
 METHOD = "mixed"
 
 
-def mixed_fit(method: str, stats: SchoolStats, fixed: Sequence[str], random: str) -> MethodFit:
-    """REML fit of `y ~ (fixed columns) * F + (1 + random | group)`, tabulated with
-    Satterthwaite df; the sector lines are at the first fixed column's slope."""
+def mixed_fit(method: str, stats: SchoolStats, model_id: str, fixed: Sequence[str], random: str) -> MethodFit:
+    """REML fit of the model `model_id` of models.py, `y ~ (fixed columns) * F +
+    (1 + random | group)`, tabulated with Satterthwaite df; the sector lines
+    are at the first fixed column's slope."""
     spec, levels = stats.spec, stats.levels
     more = [c for c in dict.fromkeys([*fixed, random]) if c != spec.predictor]  # beyond school_stats' columns
     checks.check_columns_exist(stats.data, more, "the data")
     checks.check_missing(stats.data, more)
-    rhs = fixed[0] if len(fixed) == 1 else f"({' + '.join(fixed)})"
-    formula = f"{spec.response} ~ {rhs} * {spec.level2_factor} + (1 + {random} | {spec.group})"
+    formula = models.formula(model_id, spec)
     terms = interaction_terms(fixed, levels, spec.level2_factor)
     X = stats.interaction_rows(fixed)
     Z = np.column_stack([np.ones(stats.nobs), stats.column(random)])
@@ -60,4 +60,4 @@ def mixed_fit(method: str, stats: SchoolStats, fixed: Sequence[str], random: str
 
 
 def estimate(stats: SchoolStats) -> MethodFit:
-    return mixed_fit(METHOD, stats, [stats.spec.predictor], stats.spec.predictor)
+    return mixed_fit(METHOD, stats, models.MAIN_MIXED, [stats.spec.predictor], stats.spec.predictor)

@@ -11,6 +11,7 @@ pipeline and the study put them there.
 
 from __future__ import annotations
 
+from .. import models
 from .common import MethodFit
 from .mixed import mixed_fit
 from .schools import SchoolStats
@@ -20,4 +21,4 @@ METHOD = "mixed_contextual"
 
 def estimate(stats: SchoolStats) -> MethodFit:
     spec = stats.spec
-    return mixed_fit(METHOD, stats, [spec.dvar, spec.cvar], spec.dvar)
+    return mixed_fit(METHOD, stats, models.CONTEXTUAL, [spec.dvar, spec.cvar], spec.dvar)

@@ -6,6 +6,7 @@ standard errors treat every student as independent.
 
 from __future__ import annotations
 
+from .. import models
 from .common import MethodFit, constant_df, interaction_line_weights, interaction_ols, lines_from_coef, ols_glance, tidy_from_fit
 from .schools import SchoolStats
 
@@ -14,7 +15,7 @@ METHOD = "pooled_ols"
 
 def estimate(stats: SchoolStats) -> MethodFit:
     spec, levels = stats.spec, stats.levels
-    formula = f"{spec.response} ~ {spec.predictor} * {spec.level2_factor}"
+    formula = models.formula("pooled", spec)
     res = interaction_ols(stats.moments, stats.level, levels, spec, lambda: (stats.interaction_rows([spec.predictor]), stats.y))
     weights = interaction_line_weights(res.terms, levels, spec, "Intercept", spec.predictor)
     lines = lines_from_coef(res.beta, res.vcov, weights, constant_df(res.df_resid))
