@@ -213,7 +213,7 @@ def manifest(job: Job) -> None:
     benchmarks = sorted(Path(job.params["benchmarks"]).glob("*.tsv")) if job.params.get("benchmarks") else []
     write_provenance(job.output["manifest"], header=job.params["header"], inputs=job.params["inputs"],
                      outputs=outputs, config_record=job.params["config"], extra=extra,
-                     benchmarks=benchmarks, root=job.params.get("root", "."))
+                     benchmarks=benchmarks, root=Path(__file__).resolve().parents[2])
 
 
 def report(job: Job) -> None:

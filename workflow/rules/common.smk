@@ -1,18 +1,21 @@
-# Paths and config look-ups shared by the rules; nothing here imports the
-# package, so that parsing the workflow (every run, a no-op rerun too) stays
-# cheap. Defaults of every optional key come from the schema (Snakefile).
-
+# Paths and config look-ups shared by the rules; the other rule files hold
+# rules only. Nothing here imports the package, so that parsing the workflow
+# (every run, a no-op rerun too) stays cheap. Every optional key's default
+# comes from the schema (Snakefile's validate).
 import os
 
+PROJECT = workflow.basedir  # the folder of the Snakefile: the project's own files
 RESULTS = config["results"]
 METHODS = list(config["methods"])
 METHOD_TABLES = ["coef", "sector_lines", "fit"]
 CONDA_ENV = "../../environment.yml"
-STEP = "../scripts/step.py"
+STEP = "../scripts/step.py"  # the one adapter: runs mlmcompare.steps.<rule>
+SIMULATED = f"{RESULTS}/simulated"
 
 
 wildcard_constraints:
     dataset="|".join(config["datasets"]),
+    source="|".join(config["datasets"]),
     method="|".join(METHODS),
     analysis="[a-z0-9_]+",
     part="[a-z0-9_]+",
@@ -26,9 +29,7 @@ if unknown:
     )
 
 
-PROJECT = workflow.basedir  # the folder of the Snakefile
-
-
+# ---------------------------------------------------------------- data sets
 def project_path(path):
     """A file named in the config: as given when absolute, else in the project."""
     return path if os.path.isabs(path) else os.path.join(PROJECT, path)
@@ -48,10 +49,6 @@ def dataset_handout(dataset):
     return {**config["handout"], **(config["datasets"][dataset].get("handout") or {})}
 
 
-def analyses(dataset):
-    return list(dataset_handout(dataset)["analyses"])
-
-
 def dataset_dir(dataset):
     return f"{RESULTS}/{dataset}"
 
@@ -63,24 +60,93 @@ def method_outputs(dataset):
 
 def analysis_outputs(dataset):
     """Each analysis's folder of tables, keyed by analysis."""
-    return {a: f"{RESULTS}/{dataset}/analyses/{a}" for a in analyses(dataset)}
+    return {a: f"{RESULTS}/{dataset}/analyses/{a}" for a in dataset_handout(dataset)["analyses"]}
 
 
-SIMULATED = f"{RESULTS}/simulated"
+# ---------------------------------------------------------------- the study
+STUDY = config["study"]
+STUDY_REPLICATES = int(STUDY["full_replicates"] if STUDY["scale"] == "full" else STUDY["replicates"])
+SCENARIO_NAMES = [s["name"] for s in STUDY["scenarios"]]
+if len(set(SCENARIO_NAMES)) != len(SCENARIO_NAMES):
+    raise ValueError(f"study scenario names must be unique: {SCENARIO_NAMES}")
+for s in STUDY["scenarios"]:
+    if s.get("baseline") and s["baseline"] not in SCENARIO_NAMES:
+        raise ValueError(f"study scenario {s['name']!r} names an unknown baseline {s['baseline']!r}")
 
 
-def pdf_wanted():
-    return bool(config["report"]["pdf"])
+def study_source(dataset):
+    """The data set whose fit gives the population of the study of `dataset`'s handout."""
+    return STUDY["source"] or dataset
+
+
+def study_dir(source):
+    return f"{RESULTS}/study/{source}"
+
+
+def chunk_paths(wildcards):
+    """The scatter's outputs: one file per chunk of replicates, every scenario in each."""
+    size = int(STUDY["chunk_size"])
+    return [f"{study_dir(wildcards.source)}/chunks/reps_{a:05d}_{min(a + size, STUDY_REPLICATES):05d}.parquet"
+            for a in range(0, STUDY_REPLICATES, size)]
+
+
+def study_outputs(dataset):
+    """What a handout reads of its study, keyed as in its manifest."""
+    folder = study_dir(study_source(dataset))
+    return {"study/summary": f"{folder}/r{STUDY_REPLICATES}/summary.parquet", "study/params": f"{folder}/params.json"}
+
+
+# ------------------------------------------------------- the designs handout
+DESIGNS = config["designs"]
+DESIGNS_DIR = f"{RESULTS}/designs"
+# each part and the config section (under designs:) it reads
+DESIGN_SECTIONS = {"oneway": "oneway", "rmanova": "repeated", "multcomp": "repeated", "gls": "repeated", "components": "components"}
+DESIGN_PARTS = [p for p, section in DESIGN_SECTIONS.items() if section in DESIGNS]
+
+
+def design_inputs():
+    """The input file of each present config section, keyed by section."""
+    return {DESIGN_SECTIONS[p]: project_path(DESIGNS[DESIGN_SECTIONS[p]]["file"]) for p in DESIGN_PARTS}
+
+
+def design_outputs():
+    return {p: f"{DESIGNS_DIR}/{p}" for p in DESIGN_PARTS}
+
+
+# ------------------------------------------------- provenance and rendering
+def handout_outputs(dataset):
+    """Everything the handout of `dataset` reads, keyed as in its manifest."""
+    folder = dataset_dir(dataset)
+    out = {"data": f"{folder}/data.parquet", "schools": f"{folder}/schools.parquet",
+           "data_report": f"{folder}/data_report.json", **method_outputs(dataset),
+           **analysis_outputs(dataset), "simulated": SIMULATED}
+    if STUDY["enabled"]:
+        out.update(study_outputs(dataset))
+    return out
+
+
+def handout_config(dataset):
+    """The settings a handout's manifest records."""
+    return {"model": dataset_model(dataset), "methods": METHODS, "drop_incomplete": config["drop_incomplete"],
+            "handout": dataset_handout(dataset),
+            "study": {**STUDY, "source": study_source(dataset), "replicates": STUDY_REPLICATES} if STUDY["enabled"] else None}
+
+
+def report_sections(prefix):
+    """The section files a handout's .qmd includes (reports/_<prefix>*.qmd), so
+    that editing one renders it again."""
+    return sorted(glob.glob(f"{PROJECT}/reports/_{prefix}*.qmd"))
 
 
 def document_outputs(folder, name):
     """The rendered document: HTML, and the PDF unless the config says no."""
-    return {"html": f"{folder}/{name}.html", **({"pdf": f"{folder}/{name}.pdf"} if pdf_wanted() else {})}
-
-
-# Further products of `rule all` (the designs handout) append here.
-EXTRA_TARGETS = []
+    return {"html": f"{folder}/{name}.html", **({"pdf": f"{folder}/{name}.pdf"} if config["report"]["pdf"] else {})}
 
 
 def handout_targets():
-    return [f"{RESULTS}/{d}/handout.html" for d in config["run"]] + EXTRA_TARGETS
+    """The products: each data set's handout and explorable page, and the
+    designs handout when its config asks for it."""
+    out = [f"{RESULTS}/{d}/{f}" for d in config["run"] for f in ("handout.html", "explore.html")]
+    if DESIGN_PARTS and DESIGNS["build"]:
+        out.append(f"{DESIGNS_DIR}/designs.html")
+    return out

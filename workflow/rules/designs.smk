@@ -3,21 +3,6 @@
 # section it reads, into results/designs/<part>/; a part runs when its
 # section is in the config. reports/designs.qmd displays them.
 
-DESIGNS = config["designs"]
-DESIGNS_DIR = f"{RESULTS}/designs"
-# each part and the config section (under designs:) it reads
-DESIGN_SECTIONS = {"oneway": "oneway", "rmanova": "repeated", "multcomp": "repeated", "gls": "repeated", "components": "components"}
-DESIGN_PARTS = [p for p, section in DESIGN_SECTIONS.items() if section in DESIGNS]
-
-
-def design_inputs():
-    """The input file of each present config section, keyed by section."""
-    return {DESIGN_SECTIONS[p]: project_path(DESIGNS[DESIGN_SECTIONS[p]]["file"]) for p in DESIGN_PARTS}
-
-
-def design_outputs():
-    return {p: f"{DESIGNS_DIR}/{p}" for p in DESIGN_PARTS}
-
 
 rule design_part:
     input:
@@ -37,6 +22,3 @@ rule design_part:
     script:
         STEP
 
-
-if DESIGN_PARTS and DESIGNS["build"]:
-    EXTRA_TARGETS.append(f"{DESIGNS_DIR}/designs.html")

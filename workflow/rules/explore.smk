@@ -1,6 +1,6 @@
 # The explorable companion page of each data set: results/<dataset>/explore.html,
 # one self-contained file that computes in the browser from the fitted numbers
-# its manifest lists (mlmcompare.report.explore). Its target joins rule all.
+# its manifest lists (mlmcompare.report.explore).
 
 
 rule explore:
@@ -17,5 +17,3 @@ rule explore:
     script:
         STEP
 
-
-EXTRA_TARGETS.extend(f"{RESULTS}/{d}/explore.html" for d in config["run"])

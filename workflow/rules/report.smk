@@ -4,24 +4,6 @@
 # pair of rules (mlmcompare.steps.manifest and .report).
 
 
-def handout_outputs(dataset):
-    """Everything the handout of `dataset` reads, keyed as in its manifest."""
-    folder = dataset_dir(dataset)
-    out = {"data": f"{folder}/data.parquet", "schools": f"{folder}/schools.parquet",
-           "data_report": f"{folder}/data_report.json", **method_outputs(dataset),
-           **analysis_outputs(dataset), "simulated": SIMULATED}
-    if STUDY["enabled"]:
-        out.update(study_outputs(dataset))
-    return out
-
-
-def handout_config(dataset):
-    """The settings a handout's manifest records."""
-    return {"model": dataset_model(dataset), "methods": METHODS, "drop_incomplete": config["drop_incomplete"],
-            "handout": dataset_handout(dataset),
-            "study": {**STUDY, "source": study_source(dataset), "replicates": STUDY_REPLICATES} if STUDY["enabled"] else None}
-
-
 rule manifest:
     input:
         csv=dataset_csv,
@@ -37,7 +19,6 @@ rule manifest:
         config=lambda wc: handout_config(wc.dataset),
         records=lambda wc: {"data_report": f"{dataset_dir(wc.dataset)}/data_report.json"},
         benchmarks=lambda wc: f"{dataset_dir(wc.dataset)}/benchmarks",
-        root=workflow.basedir,
     conda:
         CONDA_ENV
     script:
@@ -48,7 +29,7 @@ rule report:
     input:
         manifest=f"{RESULTS}/{{dataset}}/manifest.json",
         qmd=f"{PROJECT}/reports/handout.qmd",
-        sections=[f for f in glob.glob(f"{PROJECT}/reports/_*.qmd") if "/_designs_" not in f],
+        sections=report_sections("part") + report_sections("summary"),
     output:
         **document_outputs(f"{RESULTS}/{{dataset}}", "handout"),
     log:
@@ -77,7 +58,6 @@ rule designs_manifest:
         outputs=design_outputs(),
         config={"designs": DESIGNS},
         benchmarks=f"{DESIGNS_DIR}/benchmarks",
-        root=workflow.basedir,
     conda:
         CONDA_ENV
     script:
@@ -88,7 +68,7 @@ rule designs_report:
     input:
         manifest=f"{DESIGNS_DIR}/manifest.json",
         qmd=f"{PROJECT}/reports/designs.qmd",
-        sections=glob.glob(f"{PROJECT}/reports/_designs_*.qmd"),
+        sections=report_sections("designs_"),
     output:
         **document_outputs(DESIGNS_DIR, "designs"),
     log:

@@ -6,45 +6,6 @@
 # results/study/<source>/; chunks are shared by studies of every size
 # (replicate i is the same in all).
 
-STUDY = config["study"]
-STUDY_REPLICATES = int(STUDY["full_replicates"] if STUDY["scale"] == "full" else STUDY["replicates"])
-SCENARIOS = {s["name"]: s for s in STUDY["scenarios"]}
-
-if len(SCENARIOS) != len(STUDY["scenarios"]):
-    raise ValueError(f"study scenario names must be unique: {[s['name'] for s in STUDY['scenarios']]}")
-for s in STUDY["scenarios"]:
-    if s.get("baseline") and s["baseline"] not in SCENARIOS:
-        raise ValueError(f"study scenario {s['name']!r} names an unknown baseline {s['baseline']!r}")
-
-
-def study_source(dataset):
-    """The data set whose fit gives the population of the study of `dataset`'s handout."""
-    return STUDY["source"] or dataset
-
-
-def study_dir(source):
-    return f"{RESULTS}/study/{source}"
-
-
-def chunk_ranges():
-    """Half-open replicate ranges [start, stop) of the chunks."""
-    size = int(STUDY["chunk_size"])
-    return [(a, min(a + size, STUDY_REPLICATES)) for a in range(0, STUDY_REPLICATES, size)]
-
-
-def chunk_paths(wildcards):
-    return [f"{study_dir(wildcards.source)}/chunks/reps_{a:05d}_{b:05d}.parquet" for a, b in chunk_ranges()]
-
-
-def study_outputs(dataset):
-    """What a handout reads of its study, keyed as in its manifest."""
-    folder = study_dir(study_source(dataset))
-    return {"study/summary": f"{folder}/r{STUDY_REPLICATES}/summary.parquet", "study/params": f"{folder}/params.json"}
-
-
-wildcard_constraints:
-    source="|".join(config["datasets"]),
-
 
 rule study_params:
     input:
