@@ -74,8 +74,10 @@ def pdf_wanted():
 
 
 def document_outputs(folder, name):
-    """The rendered document: HTML, and the PDF unless the config says no."""
-    return {"html": f"{folder}/{name}.html", **({"pdf": f"{folder}/{name}.pdf"} if pdf_wanted() else {})}
+    """The rendered document: HTML, and the PDF unless the config says no, and
+    the record of their sha256 written after the render."""
+    return {"html": f"{folder}/{name}.html", **({"pdf": f"{folder}/{name}.pdf"} if pdf_wanted() else {}),
+            "record": f"{folder}/{name}.manifest.json"}
 
 
 # Further products of `rule all` (the designs handout) append here.
