@@ -7,6 +7,8 @@
 #                  parquet and Dask fits; flags via BENCH_ARGS, e.g. make bench BENCH_ARGS=--quick
 #   make lock      re-resolve requirements.lock after a change of pyproject.toml (keeps the other pins)
 #   make lock-upgrade   every locked package to its newest release (then review, test, commit)
+#   make reference the committed reference numbers (tests/reference/default_run.parquet) from a
+#                  fresh default run, after a change that moves numbers on purpose
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,9 +25,15 @@ CORES ?= 2
 DATASETS ?=
 BENCH_ARGS ?=
 
-.PHONY: handout test check study bench venv lock lock-upgrade clean
+.PHONY: handout test check study bench venv lock lock-upgrade reference clean
 
-venv: $(VENV)/.installed
+# The stamp is named by the content of pyproject.toml and the lock, not by
+# their times: a .venv/ restored from a CI cache (keyed on the same two files)
+# counts as installed, and any edit of either reinstalls.
+VENV_KEY := $(shell $(PYTHON) -c 'import hashlib, sys; print(hashlib.sha256(b"".join(open(f, "rb").read() for f in sys.argv[1:])).hexdigest()[:16])' pyproject.toml $(LOCK))
+STAMP := $(VENV)/.installed-$(VENV_KEY)
+
+venv: $(STAMP)
 
 # A fresh environment holding exactly the lock, every file checked against its
 # hash: first the locked pip, setuptools and wheel (pip's bundled copy upgrades
@@ -34,7 +42,7 @@ venv: $(VENV)/.installed
 # editable. `pip check` fails when the lock no longer covers pyproject.toml.
 BUILD_TOOLS := awk '/^(pip|setuptools|wheel)==/{on=1} on{print} on && !/\\$$/{on=0}' $(LOCK)
 
-$(VENV)/.installed: pyproject.toml $(LOCK)
+$(STAMP):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BUILD_TOOLS) | $(BIN)/python -m pip install --quiet --require-hashes --no-deps -r /dev/stdin
@@ -60,6 +68,9 @@ test: venv
 
 check: venv
 	$(BIN)/python -m pytest tests/unit
+
+reference: venv
+	$(BIN)/python -m tests.reference.tables regenerate
 
 # The lock's tools live in their own environment: uv resolves, and the
 # project's lock reader (it needs only `packaging`) writes environment.yml.
