@@ -4,6 +4,7 @@
     mlmcompare run [--datasets hs hsfull] [--cores 2]   the Snakemake pipeline of a checkout
     mlmcompare render reports/handout.qmd --manifest results/hs/manifest.json --out handout.html
     mlmcompare fit "mathach ~ ses + (1 | school)" data/hs.csv [--ml]
+    mlmcompare verify results/hs/manifest.json [...]   re-hash every file, compare the environment
 """
 
 from __future__ import annotations
@@ -118,6 +119,15 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .report.provenance import verify_manifest
+
+    results = [verify_manifest(path) for path in args.manifests]
+    for result in results:
+        print(result.summary())
+    return 0 if all(r.ok for r in results) else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlmcompare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -151,6 +161,10 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("csv")
     fit.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     fit.set_defaults(func=cmd_fit)
+    ver = sub.add_parser("verify", help="check a manifest: every file's sha256, the rendered documents, the "
+                         "environment against the recorded one and the lock (exit 1 on any difference)")
+    ver.add_argument("manifests", nargs="+", help="results/<dataset>/manifest.json (or a handout.manifest.json)")
+    ver.set_defaults(func=cmd_verify)
     return p
 
 

@@ -217,16 +217,21 @@ def manifest(job: Job) -> None:
 
 
 def report(job: Job) -> None:
-    """Render a handout from its manifest (HTML, and the PDF when asked)."""
+    """Render a handout from its manifest (HTML, and the PDF when asked), then
+    record the documents' sha256 beside them (the manifest, an input of the
+    render, cannot hold them)."""
     from .render import render_report
+    from .report.provenance import write_document_record
 
+    documents = {k: Path(job.output[k]) for k in ("html", "pdf") if k in job.output}
     info = render_report(
         Path(job.input["qmd"]),
-        Path(job.output["html"]),
+        documents["html"],
         params={"manifest": str(Path(job.input["manifest"]).resolve())},
-        pdf_out=Path(job.output["pdf"]) if "pdf" in job.output else None,
+        pdf_out=documents.get("pdf"),
         engine=job.params.get("engine", "auto"),
     )
+    write_document_record(job.output["record"], job.input["manifest"], documents, info.engine)
     log.info("rendered with %s", info.engine)
 
 

@@ -2,11 +2,30 @@
 
 `record(results)` reads every parquet table under a results folder (study
 chunks aside: their gathered table is there too) and returns one long frame
-with a row per cell: table (its path under the folder), column, row, and the
-value as a float (`num`) or as text (`text`). `compare(reference, fresh)`
-names every table and column whose values differ beyond the tolerance that
-`tolerance(table)` gives for it, every table or column present in one and
-not the other, and every change of shape.
+with a row per cell: table (its path under the folder), column, row, the
+column's kind (int, float or text) and the value as a float (`num`) or as
+text (`text`). `compare(reference, fresh)` names every table and column
+whose values differ beyond the tolerance that `tolerance(table, column,
+kind)` gives for it, every table or column present in one and not the
+other, and every change of shape.
+
+The committed reference (`default_run.parquet` here) holds the numbers of
+the default pipeline run (config/config.yaml: hs handout, designs handout,
+reduced study; the study's replicates aside, its summary stands for them);
+tests/e2e/test_reference.py compares each fresh default run with it. After
+a change that moves numbers on purpose, regenerate it (about 6 minutes: a
+default run into a temporary folder, then its recording) and commit it:
+
+    python -m tests.reference.tables regenerate          # or: make reference
+
+Tolerances: integers, booleans and text exactly; closed forms (least
+squares, counts, summaries: CLOSED_FORM) 1e-10 relative; every other table
+holds fitted quantities, with the engine's golden-file tolerances by column
+(FITTED_COLUMNS: log-likelihood 1e-6 absolute, fixed effects 1e-6 relative,
+standard errors and variance components 1e-5, Satterthwaite df 1e-3; an
+optimum is flat to about 1e-7 in theta), the study's summary 1e-5 relative
+with a 1e-8 floor (FITTED_TABLES). A new table counts as fitted until it
+is named in CLOSED_FORM.
 
     python -m tests.reference.tables record results/ out.parquet [--skip data.parquet ...]
     python -m tests.reference.tables compare before.parquet after.parquet
@@ -16,13 +35,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 SKIP_PARTS = ("chunks",)
+REFERENCE = Path(__file__).with_name("default_run.parquet")
+REFERENCE_SKIP = ("replicates.parquet",)  # the study's summary stands for its replicates (2 MB of cells)
 
 
 @dataclass(frozen=True)
@@ -31,20 +54,79 @@ class Tolerance:
     abs: float
 
 
+EXACT = Tolerance(0.0, 0.0)
+CLOSED = Tolerance(1e-10, 1e-12)
+# Tables computed in closed form (no optimizer): globs on the table's path.
+CLOSED_FORM = (
+    "*data.parquet", "*schools.parquet",
+    *(f"*methods/{m}/*" for m in ("pooled_ols", "fe_school_lines", "fe_common_slope", "two_stage", "between")),
+    "*analyses/firstlook/*", "*analyses/betaspace/*", "*analyses/robust/*",
+    "*analyses/sectorgap/gap_levels.parquet", "*analyses/sectorgap/gap_ttest.parquet",
+    "designs/rmanova/anova_*", "designs/rmanova/cell_means.parquet", "designs/rmanova/ems.parquet",
+    "designs/rmanova/epsilon.parquet", "designs/rmanova/manova.parquet", "designs/rmanova/sphericity.parquet",
+    "designs/rmanova/wide.parquet", "designs/multcomp/paired.parquet",
+    "simulated/sim_students.parquet", "simulated/sim_settings.parquet",
+)
+# Tables of fitted quantities with a rule of their own: Monte Carlo
+# summaries over many fits (bias is small beside the estimates it averages).
+FITTED_TABLES = (
+    (("study/*summary.parquet",), Tolerance(1e-5, 1e-8)),
+)
+# Fitted quantities by column name (first match wins); the last rule covers
+# fixed effects and everything computed from them.
+FITTED_COLUMNS = (
+    (("grad_norm",), Tolerance(0.0, 1e-4)),                      # an optimizer's stopping point: noise
+    (("loglik*",), Tolerance(0.0, 1e-6)),
+    (("aic", "bic", "deviance"), Tolerance(0.0, 2e-6)),          # -2 loglik + a constant
+    (("df", "df_*", "*_df"), Tolerance(1e-3, 1e-9)),            # Satterthwaite
+    (("p_value*", "p_bonferroni", "p_holm"), Tolerance(1e-2, 1e-9)),  # through df and the statistic
+    (("std_error*", "cond_sd*", "statistic", "conf_*", "blup_low", "blup_high", "critical_value"),
+     Tolerance(1e-5, 1e-10)),
+    (("sigma*", "tau*", "g0*", "g1*", "var_*", "v_*", "cov_*", "covariance", "vcov", "sdcor", "sd_*", "corr*", "icc",
+      "reliability*", "shrinkage*", "design_effect*", "value", "proportion_explained", "efficiency",
+      "error_var*", "weight_*", "w_*", "post_*", "cond_*", "trace", "det", "min_eig*", "*_variance"),
+     Tolerance(1e-5, 1e-10)),                                    # variance components and what they weigh
+    (("*",), Tolerance(1e-6, 1e-10)),                           # fixed effects, fitted values, lines
+)
+
+
+def tolerance(table: str, column: str, kind: str = "float") -> Tolerance:
+    """How far a recorded value may move: exact for integers and text, 1e-10
+    relative in closed-form tables, by column for fitted quantities."""
+    if kind != "float":
+        return EXACT
+    if any(fnmatch(table, pattern) for pattern in CLOSED_FORM):
+        return CLOSED
+    for patterns, tol in FITTED_TABLES:
+        if any(fnmatch(table, pattern) for pattern in patterns):
+            return tol
+    for patterns, tol in FITTED_COLUMNS:
+        if any(fnmatch(column, pattern) for pattern in patterns):
+            return tol
+    raise AssertionError("the last rule matches every column")
+
+
+def column_kind(values: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return "text"
+    return "int" if pd.api.types.is_integer_dtype(values) else "float"
+
+
 def table_cells(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     """One row per cell of `frame`: numbers as floats, everything else as text."""
     parts = []
     for column in frame.columns:
         values = frame[column]
-        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        kind = column_kind(values)
         parts.append(pd.DataFrame({
             "table": name,
             "column": str(column),
             "row": np.arange(len(frame), dtype="int64"),
-            "num": values.to_numpy(dtype="float64") if numeric else np.nan,
-            "text": None if numeric else values.map(cell_text).astype(object),
+            "kind": kind,
+            "num": values.to_numpy(dtype="float64") if kind != "text" else np.nan,
+            "text": None if kind != "text" else values.map(cell_text).astype(object),
         }))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["table", "column", "row", "num", "text"])
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["table", "column", "row", "kind", "num", "text"])
 
 
 def cell_text(value: object) -> str:
@@ -65,7 +147,7 @@ def record(results: Path, skip: tuple[str, ...] = ()) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def compare(reference: pd.DataFrame, fresh: pd.DataFrame, tolerance=lambda table: Tolerance(1e-10, 1e-12)) -> list[str]:
+def compare(reference: pd.DataFrame, fresh: pd.DataFrame, tolerance=tolerance) -> list[str]:
     """Every difference, one line per table and column."""
     problems = []
     key = ["table", "column"]
@@ -85,7 +167,11 @@ def compare(reference: pd.DataFrame, fresh: pd.DataFrame, tolerance=lambda table
             continue
         old, new = old.sort_values("row"), new.sort_values("row")
         a, b = old["num"].to_numpy(), new["num"].to_numpy()
-        tol = tolerance(table)
+        kind, new_kind = old["kind"].iloc[0], new["kind"].iloc[0]
+        if kind != new_kind:
+            problems.append(f"{table} [{column}]: {kind} in the reference, {new_kind} now")
+            continue
+        tol = tolerance(table, column, kind)
         with np.errstate(invalid="ignore"):
             same = (a == b) | (np.isnan(a) & np.isnan(b))  # infinities and missing values too
             close = same | (np.abs(a - b) <= tol.abs + tol.rel * np.abs(a))
@@ -99,7 +185,7 @@ def compare(reference: pd.DataFrame, fresh: pd.DataFrame, tolerance=lambda table
             problems.append(
                 f"{table} [{column}]: {int(bad.sum())} of {len(bad)} values differ "
                 f"(first at row {int(old['row'].iloc[i])}: {cell(old, i)} -> {cell(new, i)}; "
-                f"largest relative difference {worst:.2e})"
+                f"largest relative difference {worst:.2e}; tolerance {tol.rel:g} relative, {tol.abs:g} absolute)"
             )
     return problems
 
@@ -107,12 +193,30 @@ def compare(reference: pd.DataFrame, fresh: pd.DataFrame, tolerance=lambda table
 def cell(cells: pd.DataFrame, i: int) -> str:
     """The i-th value of a column's cells as the comparison shows it."""
     text = cells["text"].iloc[i]
-    return repr(cells["num"].iloc[i]) if text is None or pd.isna(text) else repr(text)
+    return repr(float(cells["num"].iloc[i])) if text is None or pd.isna(text) else repr(text)
+
+
+def default_run(folder: Path) -> Path:
+    """The results folder of a default pipeline run into `folder`, run as
+    tests/e2e's `default_run` fixture runs it."""
+    from ..conftest import run_snakemake
+
+    results = folder / "results"
+    proc = run_snakemake("--cores", "2", "--nolock", "--config", f"results={results}")
+    if proc.returncode != 0:
+        raise SystemExit(f"the default pipeline failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return results
+
+
+def save(cells: pd.DataFrame, out: Path) -> None:
+    cells.to_parquet(out, compression="zstd", index=False)
+    print(f"{cells['table'].nunique()} tables, {len(cells)} cells -> {out} ({out.stat().st_size:,} bytes)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("regenerate", help=f"run the default pipeline in a temporary folder and record it as {REFERENCE.name}")
     rec = sub.add_parser("record")
     rec.add_argument("results", type=Path)
     rec.add_argument("out", type=Path)
@@ -121,10 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     cmp_.add_argument("reference", type=Path)
     cmp_.add_argument("fresh", type=Path)
     args = parser.parse_args(argv)
+    if args.command == "regenerate":
+        with tempfile.TemporaryDirectory(prefix="reference-") as folder:
+            save(record(default_run(Path(folder)), REFERENCE_SKIP), REFERENCE)
+        return 0
     if args.command == "record":
-        cells = record(args.results, tuple(args.skip))
-        cells.to_parquet(args.out, compression="zstd", index=False)
-        print(f"{cells['table'].nunique()} tables, {len(cells)} cells -> {args.out} ({args.out.stat().st_size:,} bytes)")
+        save(record(args.results, tuple(args.skip)), args.out)
         return 0
     problems = compare(pd.read_parquet(args.reference), pd.read_parquet(args.fresh))
     print("\n".join(problems) if problems else "no difference")

@@ -139,8 +139,10 @@ def report_sections(prefix):
 
 
 def document_outputs(folder, name):
-    """The rendered document: HTML, and the PDF unless the config says no."""
-    return {"html": f"{folder}/{name}.html", **({"pdf": f"{folder}/{name}.pdf"} if config["report"]["pdf"] else {})}
+    """The rendered document: HTML, and the PDF unless the config says no, and
+    the record of their sha256 written after the render."""
+    return {"html": f"{folder}/{name}.html", **({"pdf": f"{folder}/{name}.pdf"} if config["report"]["pdf"] else {}),
+            "record": f"{folder}/{name}.manifest.json"}
 
 
 def handout_targets():
