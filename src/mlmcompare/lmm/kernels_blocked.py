@@ -1,0 +1,743 @@
+"""Compiled loops of the objective with several grouping factors (the blocked Cholesky).
+
+The mathematics is in :mod:`.blocked`; this module only follows it.  The
+random effects are split in two: the levels of the first factor (the one
+with most levels; its block of Omega = Lambda'Z'Z Lambda + I is
+block-diagonal, one q1 x q1 block per level) and "the rest" (every level of
+every other factor: one *node* of q_t scalar columns each, in a
+fill-reducing elimination order).  The rest's block is stored either dense
+(column-major, lower triangle; LAPACK factors it at the Python level) or as
+a sparse lower triangle in compressed columns with a pattern fixed once,
+factored here.  Every write into the rest's block goes through a position
+computed once (``*_pos`` arrays), so the same loops serve both storages.
+
+Block layouts: a block M_{a,b} of q_a x q_b numbers is stored row-major from
+its offset; Lambda is the template matrix whose diagonal blocks are the
+factors' lambda_t (lower-triangular), factor t from column ``off_t``.
+
+* :func:`fill_rest`: Lambda' M_rr Lambda + I and Lambda'[Z'y, Z'X] for the rest;
+* :func:`first_factor_pass`: per level j of the first factor, L_jj, the
+  solves L_jj^{-1} lambda_1'[Z_j'y, Z_j'X], the blocks L_{R_j,j} to the rest
+  nodes R_j that share rows with j, and the Schur complement updates;
+* :func:`sparse_cholesky`, :func:`sparse_forward`, :func:`sparse_backward`,
+  :func:`sparse_selected_inverse` (Takahashi's equations on the pattern of
+  L), :func:`dense_forward`, :func:`dense_backward`;
+* :func:`backward_first`, :func:`random_products` (Z'[y X] - M Lambda x),
+  :func:`first_selected_inverse` and :func:`rest_f_sums`: what the analytic
+  gradient needs after a factorisation;
+* :func:`schur_positions`, :func:`sparse_position`: the positions, once.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = [
+    "fill_rest",
+    "first_factor_pass",
+    "sparse_cholesky",
+    "sparse_forward",
+    "sparse_backward",
+    "sparse_selected_inverse",
+    "dense_forward",
+    "dense_backward",
+    "backward_first",
+    "random_products",
+    "first_selected_inverse",
+    "rest_f_sums",
+    "schur_positions",
+    "block_positions",
+    "log_diagonal",
+]
+
+_jit = numba.njit(cache=True, nogil=True)
+
+
+@_jit
+def _chol_small(M) -> bool:
+    """Lower Cholesky factor of the small symmetric M, in place; False if not positive definite."""
+    k = M.shape[0]
+    for j in range(k):
+        s = M[j, j]
+        for t in range(j):
+            s -= M[j, t] * M[j, t]
+        if not s > 0.0:
+            return False
+        d = np.sqrt(s)
+        M[j, j] = d
+        for i in range(j + 1, k):
+            s = M[i, j]
+            for t in range(j):
+                s -= M[i, t] * M[j, t]
+            M[i, j] = s / d
+        for i in range(j):
+            M[i, j] = 0.0
+    return True
+
+
+@_jit
+def _sandwich(Lam, oa, qa, ob, qb, val, base, out):
+    """out (qa x qb) = lambda_a' M lambda_b, M (qa x qb) row-major in val from base."""
+    for i in range(qa):
+        for k in range(qb):
+            s = 0.0
+            for c in range(i, qa):
+                t = 0.0
+                for d in range(k, qb):
+                    t += val[base + c * qb + d] * Lam[ob + d, ob + k]
+                s += Lam[oa + c, oa + i] * t
+            out[i, k] = s
+
+
+# ------------------------------------------------------------------ positions
+@_jit
+def sparse_position(cp, ri, i, k):
+    """Position of entry (i, k), i >= k, in a compressed-column lower triangle; -1 if absent."""
+    lo, hi = cp[k], cp[k + 1]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        r = ri[mid]
+        if r == i:
+            return mid
+        if r < i:
+            lo = mid + 1
+        else:
+            hi = mid
+    return -1
+
+
+@_jit
+def _position(dense, nr, cp, ri, i, k):
+    if i < k:
+        i, k = k, i
+    if dense:
+        return k * nr + i
+    return sparse_position(cp, ri, i, k)
+
+
+@_jit
+def block_positions(dense, nr, cp, ri, rs_start, rs_q, blk_a, blk_b, blk_ptr, total):
+    """Position (lower triangle) of every entry (i, k) of every rest block M_{a,b}."""
+    pos = np.empty(total, dtype=np.int64)
+    for blk in range(blk_a.shape[0]):
+        a, b = blk_a[blk], blk_b[blk]
+        qa, qb = rs_q[a], rs_q[b]
+        base = blk_ptr[blk]
+        for i in range(qa):
+            for k in range(qb):
+                pos[base + i * qb + k] = _position(dense, nr, cp, ri, rs_start[a] + i,
+                                                   rs_start[b] + k)
+    return pos
+
+
+@_jit
+def schur_positions(dense, nr, cp, ri, nb_ptr, nb_node, rs_start, rs_q):
+    """Positions of the pairs (i >= k) of rest rows of each first-factor level, in loop order.
+
+    Returns (sch_ptr, sch_pos); the order is that of :func:`first_factor_pass`.
+    """
+    l1 = nb_ptr.shape[0] - 1
+    sch_ptr = np.zeros(l1 + 1, dtype=np.int64)
+    for j in range(l1):
+        m = 0
+        for e in range(nb_ptr[j], nb_ptr[j + 1]):
+            m += rs_q[nb_node[e]]
+        sch_ptr[j + 1] = sch_ptr[j] + m * (m + 1) // 2
+    sch_pos = np.empty(sch_ptr[l1], dtype=np.int64)
+    for j in range(l1):
+        t = sch_ptr[j]
+        for e1 in range(nb_ptr[j], nb_ptr[j + 1]):
+            v1 = nb_node[e1]
+            for a in range(rs_q[v1]):
+                i = rs_start[v1] + a
+                for e2 in range(nb_ptr[j], nb_ptr[j + 1]):
+                    v2 = nb_node[e2]
+                    for b in range(rs_q[v2]):
+                        k = rs_start[v2] + b
+                        if i >= k:
+                            sch_pos[t] = _position(dense, nr, cp, ri, i, k)
+                            t += 1
+    return sch_ptr, sch_pos
+
+
+# -------------------------------------------------------------- the rest part
+@_jit
+def fill_rest(Lam, rs_start, rs_q, rs_off, rb_a, rb_b, rb_ptr, rb_val, rb_pos, diag_pos,
+              Xr, yr, Sval, rhs):
+    """Sval <- Lambda' M_rr Lambda + I (scattered); rhs <- Lambda'[Z'y, Z'X] of the rest rows."""
+    Sval[:] = 0.0
+    qmax = 1
+    for v in range(rs_q.shape[0]):
+        qmax = max(qmax, rs_q[v])
+    G = np.empty((qmax, qmax))
+    for blk in range(rb_a.shape[0]):
+        a, b = rb_a[blk], rb_b[blk]
+        qa, qb = rs_q[a], rs_q[b]
+        base = rb_ptr[blk]
+        _sandwich(Lam, rs_off[a], qa, rs_off[b], qb, rb_val, base, G)
+        for i in range(qa):
+            for k in range(qb):
+                if a != b or i >= k:  # a node's own block: its lower triangle only
+                    Sval[rb_pos[base + i * qb + k]] += G[i, k]
+    for r in range(diag_pos.shape[0]):
+        Sval[diag_pos[r]] += 1.0
+    p = Xr.shape[1]
+    for v in range(rs_start.shape[0]):
+        s0, q, off = rs_start[v], rs_q[v], rs_off[v]
+        for a in range(q):
+            s = 0.0
+            for c in range(a, q):
+                s += Lam[off + c, off + a] * yr[s0 + c]
+            rhs[s0 + a, 0] = s
+            for b in range(p):
+                s = 0.0
+                for c in range(a, q):
+                    s += Lam[off + c, off + a] * Xr[s0 + c, b]
+                rhs[s0 + a, 1 + b] = s
+
+
+@_jit
+def first_factor_pass(Lam, M1, X1, y1, nb_ptr, nb_node, nb_vptr, nb_val, sch_ptr, sch_pos,
+                      rs_start, rs_q, rs_off, L1, sol1, Lnb, Sval, rhs):
+    """The first factor's levels: factors, solves, Schur updates of the rest (see module doc).
+
+    L1 (l1, q1, q1), sol1 (l1, q1, 1+p) and Lnb (like nb_val) are written;
+    Sval and rhs are updated.  Returns (sum C'C, sum C'c, sum c'c, log|L_11|^2, ok).
+    """
+    l1, q1 = M1.shape[0], M1.shape[1]
+    p = X1.shape[2]
+    CtC = np.zeros((p, p))
+    Ctc = np.zeros(p)
+    ctc = 0.0
+    ld = 0.0
+    qmax = q1
+    for v in range(rs_q.shape[0]):
+        qmax = max(qmax, rs_q[v])
+    T = np.empty((q1, q1))
+    G = np.empty((qmax, q1))
+    for j in range(l1):
+        # L_jj = chol(lambda1' M_jj lambda1 + I)
+        for a in range(q1):
+            for b in range(q1):
+                s = 0.0
+                for c in range(a, q1):
+                    s += Lam[c, a] * M1[j, c, b]
+                T[a, b] = s
+        for a in range(q1):
+            for b in range(q1):
+                s = 1.0 if a == b else 0.0
+                for c in range(b, q1):
+                    s += T[a, c] * Lam[c, b]
+                L1[j, a, b] = s
+        if not _chol_small(L1[j]):
+            return CtC, Ctc, ctc, ld, False
+        # sol1[j] = L_jj^{-1} lambda1' [Z'y, Z'X]
+        for a in range(q1):
+            s = 0.0
+            for c in range(a, q1):
+                s += Lam[c, a] * y1[j, c]
+            sol1[j, a, 0] = s
+            for b in range(p):
+                s = 0.0
+                for c in range(a, q1):
+                    s += Lam[c, a] * X1[j, c, b]
+                sol1[j, a, 1 + b] = s
+        det = 1.0
+        for i in range(q1):
+            lii = L1[j, i, i]
+            det *= lii
+            for col in range(1 + p):
+                s = sol1[j, i, col]
+                for t in range(i):
+                    s -= L1[j, i, t] * sol1[j, t, col]
+                sol1[j, i, col] = s / lii
+        ld += 2.0 * np.log(det)
+        # L_{v,j} = (lambda_v' M_{v,j} lambda1) L_jj^{-T}
+        for e in range(nb_ptr[j], nb_ptr[j + 1]):
+            v = nb_node[e]
+            qv = rs_q[v]
+            base = nb_vptr[e]
+            _sandwich(Lam, rs_off[v], qv, 0, q1, nb_val, base, G)
+            for a in range(qv):
+                for k in range(q1):
+                    s = G[a, k]
+                    for m in range(k):
+                        s -= Lnb[base + a * q1 + m] * L1[j, k, m]
+                    Lnb[base + a * q1 + k] = s / L1[j, k, k]
+        # Schur complement: S_RR -= L_Rj L_Rj'; rhs_R -= L_Rj sol_j
+        t = sch_ptr[j]
+        for e1 in range(nb_ptr[j], nb_ptr[j + 1]):
+            v1 = nb_node[e1]
+            b1 = nb_vptr[e1]
+            for a in range(rs_q[v1]):
+                i = rs_start[v1] + a
+                for e2 in range(nb_ptr[j], nb_ptr[j + 1]):
+                    v2 = nb_node[e2]
+                    b2 = nb_vptr[e2]
+                    for b in range(rs_q[v2]):
+                        if i >= rs_start[v2] + b:
+                            s = 0.0
+                            for m in range(q1):
+                                s += Lnb[b1 + a * q1 + m] * Lnb[b2 + b * q1 + m]
+                            Sval[sch_pos[t]] -= s
+                            t += 1
+                for col in range(1 + p):
+                    s = 0.0
+                    for m in range(q1):
+                        s += Lnb[b1 + a * q1 + m] * sol1[j, m, col]
+                    rhs[i, col] -= s
+        # sums over levels for the fixed-effects step
+        for i in range(q1):
+            ci = sol1[j, i, 0]
+            ctc += ci * ci
+            for a in range(p):
+                Cia = sol1[j, i, 1 + a]
+                Ctc[a] += Cia * ci
+                for b in range(a + 1):
+                    CtC[a, b] += Cia * sol1[j, i, 1 + b]
+    for a in range(p):
+        for b in range(a):
+            CtC[b, a] = CtC[a, b]
+    return CtC, Ctc, ctc, ld, True
+
+
+@_jit
+def rest_sums(rhs):
+    """sum C'C, sum C'c, sum c'c over the rows of the rest's solved right-hand side."""
+    n, m = rhs.shape
+    p = m - 1
+    CtC = np.zeros((p, p))
+    Ctc = np.zeros(p)
+    ctc = 0.0
+    for i in range(n):
+        ci = rhs[i, 0]
+        ctc += ci * ci
+        for a in range(p):
+            Cia = rhs[i, 1 + a]
+            Ctc[a] += Cia * ci
+            for b in range(p):
+                CtC[a, b] += Cia * rhs[i, 1 + b]
+    return CtC, Ctc, ctc
+
+
+# ---------------------------------------------------------- sparse factor
+@_jit
+def sparse_cholesky(cp, ri, rl_ptr, rl_col, rl_pos, Lval, work) -> bool:
+    """Left-looking Cholesky in place on a compressed-column lower triangle (fixed pattern).
+
+    Lval holds S on entry and L on exit; rows are sorted, the diagonal first
+    in each column; rl_* list, for each row j, the earlier columns k with
+    L[j, k] in the pattern and the position of that entry.  work (n) is scratch.
+    """
+    n = cp.shape[0] - 1
+    for j in range(n):
+        for q in range(cp[j], cp[j + 1]):
+            work[ri[q]] = Lval[q]
+        for t in range(rl_ptr[j], rl_ptr[j + 1]):
+            k = rl_col[t]
+            pk = rl_pos[t]
+            ljk = Lval[pk]
+            for q in range(pk, cp[k + 1]):
+                work[ri[q]] -= Lval[q] * ljk
+        d = work[j]
+        if not d > 0.0:
+            return False
+        d = np.sqrt(d)
+        Lval[cp[j]] = d
+        for q in range(cp[j] + 1, cp[j + 1]):
+            Lval[q] = work[ri[q]] / d
+    return True
+
+
+@_jit
+def sparse_forward(cp, ri, Lval, B):
+    """B <- L^{-1} B (B: n x m), L sparse lower."""
+    n, m = B.shape
+    for j in range(n):
+        d = Lval[cp[j]]
+        for c in range(m):
+            B[j, c] /= d
+        for q in range(cp[j] + 1, cp[j + 1]):
+            r = ri[q]
+            lq = Lval[q]
+            for c in range(m):
+                B[r, c] -= lq * B[j, c]
+
+
+@_jit
+def sparse_backward(cp, ri, Lval, B):
+    """B <- L^{-T} B (B: n x m), L sparse lower."""
+    n, m = B.shape
+    for j in range(n - 1, -1, -1):
+        for q in range(cp[j] + 1, cp[j + 1]):
+            r = ri[q]
+            lq = Lval[q]
+            for c in range(m):
+                B[j, c] -= lq * B[r, c]
+        d = Lval[cp[j]]
+        for c in range(m):
+            B[j, c] /= d
+
+
+@_jit
+def sparse_selected_inverse(cp, ri, Lval, Zval, acc, mark, where):
+    """Zval <- (L L')^{-1} on the pattern of L (Takahashi's equations), backwards by column.
+
+    Z[i, j] = -(1/L_jj) sum_k Z[i, k] L[k, j] over k in the structure of
+    column j, which the filled pattern closes; acc, mark, where are n-scratch.
+    """
+    n = cp.shape[0] - 1
+    mark[:] = -1
+    for j in range(n - 1, -1, -1):
+        dj = Lval[cp[j]]
+        for q in range(cp[j] + 1, cp[j + 1]):
+            r = ri[q]
+            mark[r] = j
+            where[r] = q
+            acc[r] = 0.0
+        for q in range(cp[j] + 1, cp[j + 1]):
+            k = ri[q]
+            lkj = Lval[q]
+            for s in range(cp[k], cp[k + 1]):
+                i = ri[s]
+                if mark[i] == j:
+                    acc[i] += Zval[s] * lkj
+                    if i != k:
+                        acc[k] += Zval[s] * Lval[where[i]]
+        diag = 1.0 / (dj * dj)
+        for q in range(cp[j] + 1, cp[j + 1]):
+            z = -acc[ri[q]] / dj
+            Zval[q] = z
+            diag -= z * Lval[q] / dj
+        Zval[cp[j]] = diag
+
+
+@_jit
+def log_diagonal(Lval, diag_pos):
+    s = 0.0
+    for r in range(diag_pos.shape[0]):
+        s += np.log(Lval[diag_pos[r]])
+    return 2.0 * s
+
+
+# ------------------------------------------------------------ dense solves
+@_jit
+def dense_forward(Lf, B):
+    """B <- L^{-1} B, L the lower triangle of the column-major Lf (n x n, Fortran order)."""
+    n, m = B.shape
+    for j in range(n):
+        d = Lf[j, j]
+        for c in range(m):
+            B[j, c] /= d
+        for r in range(j + 1, n):
+            lq = Lf[r, j]
+            for c in range(m):
+                B[r, c] -= lq * B[j, c]
+
+
+@_jit
+def dense_backward(Lf, B):
+    """B <- L^{-T} B, L the lower triangle of Lf."""
+    n, m = B.shape
+    for j in range(n - 1, -1, -1):
+        for r in range(j + 1, n):
+            lq = Lf[r, j]
+            for c in range(m):
+                B[j, c] -= lq * B[r, c]
+        d = Lf[j, j]
+        for c in range(m):
+            B[j, c] /= d
+
+
+# ------------------------------------------------------------- for the gradient
+@_jit
+def backward_first(L1, Lnb, nb_ptr, nb_node, nb_vptr, rs_start, rs_q, sol1, xr, x1):
+    """x1[j] = L_jj^{-T} (sol1[j] - L_{R_j,j}' x_R): the first factor's part of L^{-T}."""
+    l1, q1 = L1.shape[0], L1.shape[1]
+    m = sol1.shape[2]
+    for j in range(l1):
+        for a in range(q1):
+            for c in range(m):
+                x1[j, a, c] = sol1[j, a, c]
+        for e in range(nb_ptr[j], nb_ptr[j + 1]):
+            v = nb_node[e]
+            base = nb_vptr[e]
+            for b in range(rs_q[v]):
+                r = rs_start[v] + b
+                for a in range(q1):
+                    lv = Lnb[base + b * q1 + a]
+                    for c in range(m):
+                        x1[j, a, c] -= lv * xr[r, c]
+        for a in range(q1 - 1, -1, -1):
+            for c in range(m):
+                s = x1[j, a, c]
+                for t in range(a + 1, q1):
+                    s -= L1[j, t, a] * x1[j, t, c]
+                x1[j, a, c] = s / L1[j, a, a]
+
+
+@_jit
+def random_products(Lam, M1, X1, y1, nb_ptr, nb_node, nb_vptr, nb_val, rs_start, rs_q, rs_off,
+                    rb_a, rb_b, rb_ptr, rb_val, Xr, yr, x1, xr, Q1, Qr):
+    """Q = Z'[y X] - M Lambda x for x = (x1, xr), M = Z'Z in all its blocks."""
+    l1, q1 = M1.shape[0], M1.shape[1]
+    m = x1.shape[2]
+    p = m - 1
+    # Lambda x, first factor and rest
+    lx1 = np.zeros((l1, q1, m))
+    for j in range(l1):
+        for a in range(q1):
+            for c in range(m):
+                s = 0.0
+                for t in range(a + 1):
+                    s += Lam[a, t] * x1[j, t, c]
+                lx1[j, a, c] = s
+    nr = xr.shape[0]
+    lxr = np.zeros((nr, m))
+    for v in range(rs_start.shape[0]):
+        s0, q, off = rs_start[v], rs_q[v], rs_off[v]
+        for a in range(q):
+            for c in range(m):
+                s = 0.0
+                for t in range(a + 1):
+                    s += Lam[off + a, off + t] * xr[s0 + t, c]
+                lxr[s0 + a, c] = s
+    for j in range(l1):
+        for a in range(q1):
+            Q1[j, a, 0] = y1[j, a]
+            for c in range(p):
+                Q1[j, a, 1 + c] = X1[j, a, c]
+            for b in range(q1):
+                mab = M1[j, a, b]
+                for c in range(m):
+                    Q1[j, a, c] -= mab * lx1[j, b, c]
+    for r in range(nr):
+        Qr[r, 0] = yr[r]
+        for c in range(p):
+            Qr[r, 1 + c] = Xr[r, c]
+    for j in range(l1):
+        for e in range(nb_ptr[j], nb_ptr[j + 1]):
+            v = nb_node[e]
+            base = nb_vptr[e]
+            for b in range(rs_q[v]):
+                r = rs_start[v] + b
+                for a in range(q1):
+                    mv = nb_val[base + b * q1 + a]
+                    for c in range(m):
+                        Q1[j, a, c] -= mv * lxr[r, c]
+                        Qr[r, c] -= mv * lx1[j, a, c]
+    for blk in range(rb_a.shape[0]):
+        a, b = rb_a[blk], rb_b[blk]
+        qa, qb = rs_q[a], rs_q[b]
+        base = rb_ptr[blk]
+        for i in range(qa):
+            ri_ = rs_start[a] + i
+            for k in range(qb):
+                rk = rs_start[b] + k
+                mv = rb_val[base + i * qb + k]
+                for c in range(m):
+                    Qr[ri_, c] -= mv * lxr[rk, c]
+                if a != b:
+                    for c in range(m):
+                        Qr[rk, c] -= mv * lxr[ri_, c]
+
+
+@_jit
+def first_selected_inverse(Lam, M1, nb_ptr, nb_node, nb_vptr, nb_val, sch_ptr, sch_pos,
+                           rs_start, rs_q, rs_off, L1, Lnb, Zval, Z1, F1, Fr):
+    """The first factor's blocks of Omega^{-1} and their part of the F sums.
+
+    Z_{R,j} = -Z_RR L_{R,j} L_jj^{-1} and Z_jj = L_jj^{-T}(I + L_{R,j}'Z_RR L_{R,j})L_jj^{-1},
+    with Z_RR read from Zval (the rest's selected inverse) at the Schur
+    positions.  Z1[j] = Z_jj is written; F1 (q1 x q1) gets
+    sum_j [Z_jj lambda1' M_jj + sum_v Z_{j,v} lambda_v' M_{v,j}], and Fr (nr x qmax)
+    the rows Z_{v,j} lambda1' M_{j,v} for each rest node v (a q_v x q_v block
+    at its rows).
+    """
+    l1, q1 = M1.shape[0], M1.shape[1]
+    mmax = 0
+    for j in range(l1):
+        m = 0
+        for e in range(nb_ptr[j], nb_ptr[j + 1]):
+            m += rs_q[nb_node[e]]
+        mmax = max(mmax, m)
+    Y = np.zeros((max(mmax, 1), q1))
+    ZR = np.zeros((max(mmax, 1), q1))
+    YH = np.empty((q1, q1))
+    Li = np.empty((q1, q1))
+    W = np.empty((q1, q1))
+    lm = np.empty((q1, q1))
+    qmax = 1
+    for v in range(rs_q.shape[0]):
+        qmax = max(qmax, rs_q[v])
+    tmp = np.empty((q1, qmax))
+    for j in range(l1):
+        e0, e1_ = nb_ptr[j], nb_ptr[j + 1]
+        m = 0
+        for e in range(e0, e1_):
+            m += rs_q[nb_node[e]]
+        for r in range(m):
+            for a in range(q1):
+                Y[r, a] = 0.0
+        # Y = Z_RR H, H = L_{R,j}; pairs (i >= k) in the Schur order
+        t = sch_ptr[j]
+        ii = 0
+        for ea in range(e0, e1_):
+            va = nb_node[ea]
+            ba = nb_vptr[ea]
+            for a in range(rs_q[va]):
+                i = rs_start[va] + a
+                kk = 0
+                for eb in range(e0, e1_):
+                    vb = nb_node[eb]
+                    bb = nb_vptr[eb]
+                    for b in range(rs_q[vb]):
+                        if i >= rs_start[vb] + b:
+                            z = Zval[sch_pos[t]]
+                            t += 1
+                            for c in range(q1):
+                                Y[ii, c] += z * Lnb[bb + b * q1 + c]
+                            if i != rs_start[vb] + b:
+                                for c in range(q1):
+                                    Y[kk, c] += z * Lnb[ba + a * q1 + c]
+                        kk += 1
+                ii += 1
+        # Li = L_jj^{-1}
+        for c in range(q1):
+            for i in range(q1):
+                if i < c:
+                    Li[i, c] = 0.0
+                else:
+                    s = 1.0 if i == c else 0.0
+                    for k in range(c, i):
+                        s -= L1[j, i, k] * Li[k, c]
+                    Li[i, c] = s / L1[j, i, i]
+        # ZR = -Y Li (m x q1); YH = I + H'Y
+        for r in range(m):
+            for c in range(q1):
+                s = 0.0
+                for k in range(c, q1):
+                    s += Y[r, k] * Li[k, c]
+                ZR[r, c] = -s
+        for a in range(q1):
+            for b in range(q1):
+                YH[a, b] = 1.0 if a == b else 0.0
+        ii = 0
+        for e in range(e0, e1_):
+            v = nb_node[e]
+            base = nb_vptr[e]
+            for a in range(rs_q[v]):
+                for c in range(q1):
+                    for d in range(q1):
+                        YH[c, d] += Lnb[base + a * q1 + c] * Y[ii, d]
+                ii += 1
+        # Z_jj = Li' YH Li
+        for a in range(q1):
+            for b in range(q1):
+                s = 0.0
+                for k in range(q1):
+                    s += YH[a, k] * Li[k, b]
+                W[a, b] = s
+        for a in range(q1):
+            for b in range(q1):
+                s = 0.0
+                for k in range(q1):
+                    s += Li[k, a] * W[k, b]
+                Z1[j, a, b] = s
+        # F1 += Z_jj lambda1' M_jj
+        for a in range(q1):
+            for b in range(q1):
+                s = 0.0
+                for c in range(a, q1):
+                    s += Lam[c, a] * M1[j, c, b]
+                lm[a, b] = s
+        for a in range(q1):
+            for b in range(q1):
+                s = 0.0
+                for k in range(q1):
+                    s += Z1[j, a, k] * lm[k, b]
+                F1[a, b] += s
+        # neighbours: F1 += Z_{j,v} lambda_v' M_{v,j};  Fr[v] += Z_{v,j} lambda1' M_{j,v}
+        ii = 0
+        for e in range(e0, e1_):
+            v = nb_node[e]
+            qv = rs_q[v]
+            base = nb_vptr[e]
+            off = rs_off[v]
+            # tmp (q1 x qv) = Z_{j,v} lambda_v' = ZR[ii:ii+qv]' lambda_v'
+            for a in range(q1):
+                for c in range(qv):
+                    s = 0.0
+                    for k in range(c + 1):  # (lambda_v')[k, c] = lambda_v[c, k], lower: k <= c
+                        s += ZR[ii + k, a] * Lam[off + c, off + k]
+                    tmp[a, c] = s
+            for a in range(q1):
+                for b in range(q1):
+                    s = 0.0
+                    for c in range(qv):
+                        s += tmp[a, c] * nb_val[base + c * q1 + b]
+                    F1[a, b] += s
+            # Z_{v,j} lambda1' M_{j,v}: (qv x q1)(q1 x q1)(q1 x qv)
+            for a in range(qv):
+                for b in range(qv):
+                    s = 0.0
+                    for c in range(q1):
+                        lmv = 0.0
+                        for d in range(c, q1):
+                            lmv += Lam[d, c] * nb_val[base + b * q1 + d]
+                        s += ZR[ii + a, c] * lmv
+                    Fr[rs_start[v] + a, b] += s
+            ii += qv
+
+
+@_jit
+def rest_f_sums(Lam, rs_start, rs_q, rs_off, rb_a, rb_b, rb_ptr, rb_val, rb_pos, Zval, Fr):
+    """Fr[v] += sum over rest blocks of Z_{v,w} lambda_w' M_{w,v} (q_v x q_v at v's rows)."""
+    qmax = 1
+    for v in range(rs_q.shape[0]):
+        qmax = max(qmax, rs_q[v])
+    Zab = np.empty((qmax, qmax))
+    for blk in range(rb_a.shape[0]):
+        a, b = rb_a[blk], rb_b[blk]
+        qa, qb = rs_q[a], rs_q[b]
+        oa, ob = rs_off[a], rs_off[b]
+        base = rb_ptr[blk]
+        for i in range(qa):
+            for k in range(qb):
+                Zab[i, k] = Zval[rb_pos[base + i * qb + k]]
+        # Fr[a] += Z_ab lambda_b' M_ab'
+        for i in range(qa):
+            for k in range(qa):
+                s = 0.0
+                for c in range(qb):
+                    t = 0.0
+                    for d in range(c, qb):
+                        t += Lam[ob + d, ob + c] * rb_val[base + k * qb + d]
+                    s += Zab[i, c] * t
+                Fr[rs_start[a] + i, k] += s
+        if a != b:
+            # Fr[b] += Z_ab' lambda_a' M_ab
+            for i in range(qb):
+                for k in range(qb):
+                    s = 0.0
+                    for c in range(qa):
+                        t = 0.0
+                        for d in range(c, qa):
+                            t += Lam[oa + d, oa + c] * rb_val[base + d * qb + k]
+                        s += Zab[c, i] * t
+                    Fr[rs_start[b] + i, k] += s
+
+
+# ------------------------------------------------------------ the rows, once
+@_jit
+def accumulate_cross(pair, Zs, Zt, out):
+    """out[pair[r]] += Zs[r]' Zt[r] over the rows: Z_s'Z_t per pair of levels."""
+    n = pair.shape[0]
+    qs, qt = Zs.shape[1], Zt.shape[1]
+    for r in range(n):
+        g = pair[r]
+        for a in range(qs):
+            za = Zs[r, a]
+            for b in range(qt):
+                out[g, a, b] += za * Zt[r, b]
