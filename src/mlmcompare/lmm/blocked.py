@@ -68,10 +68,13 @@ __all__ = [
     "BlockedDevianceFunction",
 ]
 
-#: the rest's block is factored dense when its pattern (after fill) holds more
-#: than this share of a dense lower triangle, or when it is this small
+#: the rest's block is factored dense (LAPACK) when its pattern after fill holds
+#: more than this share of a dense lower triangle ...
 DENSE_SHARE = 0.25
-DENSE_BELOW = 48
+#: ... and it has more rows than this; smaller ones go through the compiled
+#: sparse code (a multi-threaded BLAS spends more on waking its threads than on
+#: a small matrix)
+DENSE_BELOW = 200
 
 
 # ----------------------------------------------------------------- statistics
@@ -81,6 +84,7 @@ class FactorStats:
 
     name: str
     terms: tuple[str, ...]  # its random-effect columns
+    block_sizes: tuple[int, ...]  # its covariance blocks (one per bar, one per column for ||)
     levels: np.ndarray  # (l,) labels
     n: np.ndarray  # (l,) rows per level
     ZtZ: np.ndarray  # (l, q, q)
@@ -134,6 +138,20 @@ class BlockedStats(ShiftedFixed):
     def fit_order(self) -> list[int]:
         """lme4's order of the factors: most levels first, ties in formula order."""
         return sorted(range(len(self.factors)), key=lambda f: -self.factors[f].nlevels)
+
+    def fitted_factors(self) -> list[FactorStats]:
+        """The factors in lme4's order."""
+        return [self.factors[f] for f in self.fit_order()]
+
+    def block_sizes(self) -> tuple[int, ...]:
+        """Covariance blocks of all factors, in lme4's order (the theta layout)."""
+        return tuple(b for f in self.fitted_factors() for b in f.block_sizes)
+
+    def z_scale(self) -> np.ndarray:
+        """Root mean square of each random-effect column (factors in lme4's order); 1 for a 0 column."""
+        ms = np.concatenate([np.einsum("jii->i", f.ZtZ) for f in self.fitted_factors()]) / max(
+            self.n_rows, 1.0)
+        return np.where(ms > 0, np.sqrt(ms), 1.0)
 
     def fingerprint(self) -> tuple[int, float, float]:
         """(n, sum y, sum y^2) of the response as given, to tell data sets apart."""
@@ -207,6 +225,7 @@ def blocked_stats(
     levels: Sequence[np.ndarray],
     names: Sequence[str],
     terms: Sequence[Sequence[str]],
+    block_sizes: Sequence[Sequence[int]] | None = None,
     *,
     x_shift: np.ndarray | None = None,
     y_shift: float | None = None,
@@ -225,7 +244,9 @@ def blocked_stats(
     factors = []
     XtX = Xty = None
     yty = 0.0
-    for Z, c, lv, name, tm in zip(Zs, codes, levels, names, terms):
+    if block_sizes is None:
+        block_sizes = [(len(tm),) for tm in terms]
+    for Z, c, lv, name, tm, bs in zip(Zs, codes, levels, names, terms, block_sizes):
         Z = np.asarray(Z, dtype=float)
         J, q = len(lv), Z.shape[1]
         n_j = np.zeros(J)
@@ -235,7 +256,8 @@ def blocked_stats(
                                       n_j, ZW, np.zeros(J), np.zeros(J), np.zeros((J, q)),
                                       XtX_f, Xty_f)
         XtX, Xty = XtX_f, Xty_f
-        factors.append(FactorStats(name=name, terms=tuple(tm), levels=np.asarray(lv), n=n_j,
+        factors.append(FactorStats(name=name, terms=tuple(tm), block_sizes=tuple(int(b) for b in bs),
+                                   levels=np.asarray(lv), n=n_j,
                                    ZtZ=ZW[:, :, :q].copy(), ZtX=ZW[:, :, q:q + p].copy(),
                                    Zty=ZW[:, :, q + p].copy()))
     cross = []
@@ -320,7 +342,8 @@ def _rest_structure(graph: sp.csr_matrix, node_factor, node_level, qv,
     V = graph.shape[0]
     nr_total = int(qv.sum())
     density = graph.nnz / max(V * V, 1)
-    if nr_total <= DENSE_BELOW or density > 2 * DENSE_SHARE:
+    big = nr_total > DENSE_BELOW
+    if big and density > 2 * DENSE_SHARE:  # dense before any fill: no order helps
         order, later = list(range(V)), None
     else:
         order, later = minimum_degree(graph)
@@ -346,7 +369,7 @@ def _rest_structure(graph: sp.csr_matrix, node_factor, node_level, qv,
         counts = np.array([len(c) for c in cols])
         nnz = int(counts.sum())
         flops = float((counts.astype(float) ** 2).sum())
-        if nnz > DENSE_SHARE * nr * (nr + 1) / 2 and flops * 8 > nr ** 3 / 3.0:
+        if big and nnz > DENSE_SHARE * nr * (nr + 1) / 2 and flops * 8 > nr ** 3 / 3.0:
             dense = True
             flops = nr ** 3 / 3.0
             nnz = nr * (nr + 1) // 2
@@ -747,10 +770,96 @@ class BlockedDevianceFunction:
             last["x"], last["f"], last["g"] = np.array(x), f, g
             return f, g
 
+        # stop near the optimum; the Newton polish pins it (in double precision
+        # the line search would otherwise spend dozens of evaluations on rounding)
         res = scipy.optimize.minimize(fun, np.asarray(theta0, float), jac=True, method="L-BFGS-B",
-                                      options={"maxiter": max_iter, "ftol": 1e-15, "gtol": gtol,
-                                               "maxcor": 20})
+                                      options={"maxiter": max_iter, "ftol": 1e-13,
+                                               "gtol": max(gtol, 1e-5), "maxcor": 20})
         x = np.asarray(res.x, float)
         f, g = self(x)
         count[0] += 1
         return x, float(f), np.asarray(g, float), count[0], 0 if res.success else 1
+
+
+# ------------------------------------------------------------ for the result
+class BlockedFit:
+    """The fitted objective of several factors, for the result's tables and Satterthwaite's df.
+
+    Holds the unscaled :class:`BlockedProblem` (built once) and answers what
+    :class:`~mlmcompare.lmm.result.LmmResult` asks of an engine.
+    """
+
+    def __init__(self, stats: BlockedStats, layout: ThetaLayout):
+        self.stats = stats
+        self.layout = layout
+        self.problem = BlockedProblem(stats, layout)
+
+    def evaluate(self, theta: np.ndarray) -> BlockedEvaluation:
+        return factorize(self.problem, theta, keep=True)
+
+    def z_rms(self) -> np.ndarray:
+        return self.stats.z_scale()
+
+    def varpar_gradient(self, varpar: np.ndarray, reml: bool) -> np.ndarray:
+        """Gradient of the (RE)ML deviance in (theta, sigma), not profiled over sigma."""
+        theta, sigma = varpar[:-1], float(varpar[-1])
+        ev = factorize(self.problem, theta)
+        gp = gradient_pieces(self.problem, ev)
+        s2 = sigma * sigma
+        G = gradient_matrix(self.problem, ev, gp, 1.0 / s2, reml)
+        m = ev.nobs - ev.p if reml else ev.nobs
+        g_sigma = -2.0 * ev.r2 / (s2 * sigma) + 2.0 * m / sigma
+        return np.append(2.0 * G[self.layout.rows, self.layout.cols], g_sigma)
+
+    def vcov_jacobian(self, varpar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """C = sigma^2 A^{-1} and dC/dvarpar (k+1, p, p), as :func:`.objective.vcov_jacobian`.
+
+        dA/dtheta_k = -(S_k + S_k'), S_k = sum_j P_tj[r, :]' B_tj[c, :] over the
+        levels of theta_k's factor t.
+        """
+        theta, sigma = varpar[:-1], float(varpar[-1])
+        prob, lay = self.problem, self.layout
+        ev = factorize(prob, theta)
+        gp = gradient_pieces(prob, ev)
+        Ai = kernels.inverse_from_factor(ev.LX)
+        s2 = sigma * sigma
+        Ps = per_factor(prob, gp.Q1[..., 1:], gp.Qr[:, 1:])
+        Bs = per_factor(prob, gp.x1[..., 1:], gp.xr[:, 1:])
+        fac_of_col = np.repeat(np.arange(len(prob.factors)), [f.q for f in prob.factors])
+        jac = np.empty((lay.k + 1, prob.p, prob.p))
+        for i, (r, c) in enumerate(zip(lay.rows, lay.cols)):
+            t = fac_of_col[r]
+            o = prob.fac_off[t]
+            S = Ps[t][:, r - o, :].T @ Bs[t][:, c - o, :]
+            jac[i] = s2 * Ai @ (S + S.T) @ Ai
+        jac[-1] = 2.0 * sigma * Ai
+        return s2 * Ai, jac
+
+    def ranef_arrays(self, ev: BlockedEvaluation, sigma2: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per factor (lme4's order): conditional modes b (l, q) and conditional SDs (l, q).
+
+        b_tj = lambda_t u_tj; the conditional covariance sigma^2 lambda_t
+        Omega^{-1}_{tj,tj} lambda_t' (lme4's condVar) from the selected inverse.
+        """
+        prob = self.problem
+        gp = gradient_pieces(prob, ev)
+        out = []
+        xs = per_factor(prob, gp.x1, gp.xr)
+        for k, x in enumerate(xs):
+            o, q = prob.fac_off[k], prob.factors[k].q
+            lam = ev.Lam[o:o + q, o:o + q]
+            u = x[..., 0] - x[..., 1:] @ ev.gamma
+            b = u @ lam.T
+            Zk = gp.Z1 if k == 0 else gp.Zr[prob.rest_own_positions(k)]
+            cvar = sigma2 * np.einsum("ab,jbc,ac->ja", lam, Zk, lam)
+            out.append((b, np.sqrt(np.clip(cvar, 0.0, None))))
+        return out
+
+
+def stats_from_design(design) -> BlockedStats:
+    """The blocked statistics of a :class:`~mlmcompare.lmm.design.Design` with several factors."""
+    spec = design.spec
+    return blocked_stats(
+        design.X, design.y, [design.Z[:, list(f.z_index)] for f in spec.factors],
+        design.factor_codes, design.factor_levels, [f.name for f in spec.factors],
+        [f.random_terms for f in spec.factors], [f.block_sizes for f in spec.factors])

@@ -227,12 +227,13 @@ def check_fixed_rank(X: np.ndarray, names: Sequence[str], tol: float = RANK_TOL)
         )
 
 
-def check_nobs_vs_nre(nobs: int, ngroups: int, q: int) -> None:
-    """More observations than random effects, else sigma is not identifiable."""
+def check_nobs_vs_nre(nobs: int, ngroups: int, q: int, group: str | None = None) -> None:
+    """More observations than random effects of each factor, else sigma is not identifiable."""
     nre = ngroups * q
     if nobs <= nre:
+        which = f" of grouping factor {group!r}" if group else ""
         raise ValueError(
-            f"number of observations ({nobs}) <= number of random effects ({nre} = "
+            f"number of observations ({nobs}) <= number of random effects{which} ({nre} = "
             f"{ngroups} groups x {q} terms); the residual variance and the random "
             "effects variances are probably unidentifiable"
         )

@@ -43,6 +43,7 @@ import numpy as np
 import scipy.optimize
 
 from . import kernels
+from .blocked import BlockedDevianceFunction, BlockedStats
 from .objective import DevianceFunction, ThetaLayout
 from .stats import SufficientStats, scaled_z, z_scale
 
@@ -86,9 +87,9 @@ class OptimizerResult:
 class _Counted:
     """The objective with an evaluation counter and a memory of the best point."""
 
-    def __init__(self, stats: SufficientStats, layout: ThetaLayout, reml: bool):
-        self.stats, self.layout, self.reml = stats, layout, reml
-        self.fun = DevianceFunction(stats, layout, reml)
+    def __init__(self, fun: DevianceFunction | BlockedDevianceFunction, layout: ThetaLayout):
+        self.layout = layout
+        self.fun = fun
         self.n = 0
         self.best_f = np.inf
         self.best_x: np.ndarray | None = None
@@ -269,12 +270,21 @@ def optimize_theta(
     units of the data, and the tolerances (snapping, convergence) mean the
     same for ses and for ses in millionths. Results are mapped back.
     """
-    scale = z_scale(stats)
-    d = scale[layout.rows]
     start = None if theta_start is None else np.asarray(theta_start, dtype=float)
     if start is not None and start.shape != (layout.k,):
         raise ValueError(f"theta_start must have {layout.k} elements, got {start.shape}")
-    res = _optimize_unit_scale(scaled_z(stats, scale), layout, reml, None if start is None else start * d)
+    if isinstance(stats, BlockedStats):
+        # several factors: the problem scales its own blocks; lme4's identity start
+        scale = stats.z_scale()
+        fun = BlockedDevianceFunction(stats, layout, reml, scale)
+        default_start = layout.start()
+    else:
+        scale = z_scale(stats)
+        unit = scaled_z(stats, scale)
+        fun = DevianceFunction(unit, layout, reml)
+        default_start = moment_start(unit, layout) if start is None else None
+    d = scale[layout.rows]
+    res = _optimize_unit_scale(fun, layout, default_start if start is None else start * d)
     res.theta = res.theta / d
     res.gradient = res.gradient * d  # chain rule: d dev / d theta = d dev / d theta* * d
     res.theta_start = res.theta_start / d
@@ -282,14 +292,13 @@ def optimize_theta(
 
 
 def _optimize_unit_scale(
-    stats: SufficientStats,
+    fun: DevianceFunction | BlockedDevianceFunction,
     layout: ThetaLayout,
-    reml: bool,
-    theta_start: np.ndarray | None = None,
+    theta_start: np.ndarray,
 ) -> OptimizerResult:
-    """The search itself, on statistics whose Z columns have unit scale."""
-    obj = _Counted(stats, layout, reml)
-    x0 = moment_start(stats, layout) if theta_start is None else np.asarray(theta_start, float)
+    """The search itself, on an objective whose Z columns have unit scale."""
+    obj = _Counted(fun, layout)
+    x0 = np.asarray(theta_start, float)
     history: list[str] = []
     method = "L-BFGS-B (analytic gradient, unbounded theta, sign-normalised) + Newton polish"
 
