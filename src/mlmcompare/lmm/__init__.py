@@ -196,7 +196,14 @@ def _fit_source(formula: str, src, reml: bool,
 
 def fit_stages(stats: SufficientStats, block_sizes: Sequence[int], reml: bool,
                theta_start: Sequence[float] | None, **labels) -> LmmResult:
-    """The stages after the statistics: layout -> optimizer -> result."""
+    """The stages after the statistics: layout -> optimizer -> result.
+
+    Several factors: the blocks follow lme4's order of terms (``block_sizes``
+    is taken from the statistics).
+    """
+    if isinstance(stats, BlockedStats):
+        stats = stats.in_lme4_order()
+        block_sizes = stats.block_sizes()
     layout = make_layout(tuple(block_sizes))
     opt = optimize_theta(stats, layout, reml,
                          None if theta_start is None else np.asarray(theta_start, float))

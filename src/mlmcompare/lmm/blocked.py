@@ -90,10 +90,19 @@ class FactorStats:
     ZtZ: np.ndarray  # (l, q, q)
     ZtX: np.ndarray  # (l, q, p)
     Zty: np.ndarray  # (l, q)
+    columns: tuple[int, ...] = ()  # its columns' positions in the factor's formula order
 
     @property
     def q(self) -> int:
         return int(self.ZtZ.shape[1])
+
+    def block_columns(self) -> list[list[int]]:
+        """The columns of each block."""
+        out, start = [], 0
+        for size in self.block_sizes:
+            out.append(list(range(start, start + size)))
+            start += size
+        return out
 
     @property
     def nlevels(self) -> int:
@@ -117,6 +126,7 @@ class BlockedStats(ShiftedFixed):
 
     factors: tuple[FactorStats, ...]
     cross: tuple[CrossStats, ...]
+    blocks: tuple[tuple[int, int], ...]  # every block in formula order: (factor, block in it)
     XtX: np.ndarray
     Xty: np.ndarray
     yty: float
@@ -135,9 +145,55 @@ class BlockedStats(ShiftedFixed):
     def p(self) -> int:
         return int(self.XtX.shape[0])
 
+    def lme4_blocks(self) -> list[tuple[int, int]]:
+        """The blocks in lme4's order of random-effect terms (mkReTrms).
+
+        lme4 keeps the formula's order unless a term has more levels than the
+        one before it; then it orders the terms by decreasing number of
+        levels, ties in *reverse* formula order (``rev(order(nl))``).
+        """
+        nl = [self.factors[f].nlevels for f, _ in self.blocks]
+        if not any(b > a for a, b in zip(nl, nl[1:])):
+            return list(self.blocks)
+        asc = sorted(range(len(nl)), key=lambda i: nl[i])  # stable
+        return [self.blocks[i] for i in reversed(asc)]
+
     def fit_order(self) -> list[int]:
-        """lme4's order of the factors: most levels first, ties in formula order."""
-        return sorted(range(len(self.factors)), key=lambda f: -self.factors[f].nlevels)
+        """lme4's order of the factors (of their first terms in :meth:`lme4_blocks`)."""
+        return list(dict.fromkeys(f for f, _ in self.lme4_blocks()))
+
+    def in_lme4_order(self) -> BlockedStats:
+        """The same statistics with each factor's blocks (columns) in lme4's order of terms.
+
+        Factors stay where they are (cross blocks refer to them); theta's
+        layout then follows lme4's except where two factors with the same
+        number of levels interleave their terms.
+        """
+        order = self.lme4_blocks()
+        factors = list(self.factors)
+        blocks = []
+        for f, fs in enumerate(self.factors):
+            mine = [b for g, b in order if g == f]
+            if mine == sorted(mine):
+                blocks.append({b: b for b in mine})
+                continue
+            cols = fs.block_columns()
+            perm = [c for b in mine for c in cols[b]]
+            factors[f] = replace(fs, terms=tuple(fs.terms[c] for c in perm),
+                                 block_sizes=tuple(fs.block_sizes[b] for b in mine),
+                                 ZtZ=fs.ZtZ[:, perm][:, :, perm], ZtX=fs.ZtX[:, perm],
+                                 Zty=fs.Zty[:, perm],
+                                 columns=tuple((fs.columns or tuple(range(fs.q)))[c] for c in perm))
+            blocks.append({b: k for k, b in enumerate(mine)})
+        if all(all(k == b for b, k in m.items()) for m in blocks):
+            return self
+        cross = []
+        for c in self.cross:
+            ps = _column_perm(self.factors[c.s], factors[c.s])
+            pt = _column_perm(self.factors[c.t], factors[c.t])
+            cross.append(replace(c, block=c.block[:, ps][:, :, pt]))
+        new_blocks = tuple((f, blocks[f][b]) for f, b in self.blocks)
+        return replace(self, factors=tuple(factors), cross=tuple(cross), blocks=new_blocks)
 
     def fitted_factors(self) -> list[FactorStats]:
         """The factors in lme4's order."""
@@ -177,6 +233,12 @@ class BlockedStats(ShiftedFixed):
                        XtX=self.XtX + other.XtX, Xty=self.Xty + other.Xty,
                        yty=self.yty + other.yty, n_rows=self.n_rows + other.n_rows,
                        ysum=self.ysum + other.ysum)
+
+
+def _column_perm(before: FactorStats, after: FactorStats) -> list[int]:
+    """Positions in ``before``'s columns of ``after``'s columns."""
+    b = list(before.columns or range(before.q))
+    return [b.index(c) for c in (after.columns or range(after.q))]
 
 
 def _merge_factor(a: FactorStats, b: FactorStats):
@@ -227,13 +289,16 @@ def blocked_stats(
     terms: Sequence[Sequence[str]],
     block_sizes: Sequence[Sequence[int]] | None = None,
     *,
+    blocks: Sequence[tuple[int, int]] | None = None,
     x_shift: np.ndarray | None = None,
     y_shift: float | None = None,
 ) -> BlockedStats:
     """One pass over the rows per factor and per pair of factors (see module docstring).
 
     ``Zs[f]`` are factor f's random-effect columns (n x q_f), ``codes[f]``
-    each row's level code into ``levels[f]``.
+    each row's level code into ``levels[f]``; ``blocks`` lists every
+    covariance block in formula order as (factor, block within it) (default:
+    factor by factor).
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -259,7 +324,9 @@ def blocked_stats(
         factors.append(FactorStats(name=name, terms=tuple(tm), block_sizes=tuple(int(b) for b in bs),
                                    levels=np.asarray(lv), n=n_j,
                                    ZtZ=ZW[:, :, :q].copy(), ZtX=ZW[:, :, q:q + p].copy(),
-                                   Zty=ZW[:, :, q + p].copy()))
+                                   Zty=ZW[:, :, q + p].copy(), columns=tuple(range(q))))
+    if blocks is None:
+        blocks = [(f, b) for f, fs in enumerate(factors) for b in range(len(fs.block_sizes))]
     cross = []
     for s in range(len(factors)):
         for t in range(s + 1, len(factors)):
@@ -267,7 +334,8 @@ def blocked_stats(
             block = np.zeros((len(i), factors[s].q, factors[t].q))
             kb.accumulate_cross(pair, np.asarray(Zs[s], float), np.asarray(Zs[t], float), block)
             cross.append(CrossStats(s=s, t=t, i=i, j=j, block=block))
-    return BlockedStats(factors=tuple(factors), cross=tuple(cross), XtX=XtX, Xty=Xty,
+    return BlockedStats(factors=tuple(factors), cross=tuple(cross),
+                        blocks=tuple((int(f), int(b)) for f, b in blocks), XtX=XtX, Xty=Xty,
                         yty=float(yty), n_rows=float(n), ysum=float((y - y_shift).sum()),
                         x_shift=x_shift, y_shift=float(y_shift), intercept_col=icol,
                         ones_coef=ones)
@@ -862,4 +930,5 @@ def stats_from_design(design) -> BlockedStats:
     return blocked_stats(
         design.X, design.y, [design.Z[:, list(f.z_index)] for f in spec.factors],
         design.factor_codes, design.factor_levels, [f.name for f in spec.factors],
-        [f.random_terms for f in spec.factors], [f.block_sizes for f in spec.factors])
+        [f.random_terms for f in spec.factors], [f.block_sizes for f in spec.factors],
+        blocks=spec.block_factors)

@@ -102,6 +102,8 @@ class RowSpec:
     fixed_plan: _FastFixed | _FormulaicPart = field(repr=False)
     bar_plans: tuple[_SimpleBar | _FormulaicPart, ...] = field(repr=False)
     factors: tuple[FactorSpec, ...] = ()  # the grouping factors, in formula order
+    #: every covariance block in formula order, as (factor, block within the factor)
+    block_factors: tuple[tuple[int, int], ...] = ()
 
     @property
     def response(self) -> str:
@@ -656,8 +658,8 @@ def row_spec(formula: str | ParsedFormula, first: pd.DataFrame, *,
             "effects (y ~ 0 + (...)) is not supported"
         )
 
-    bar_plans, random_terms, sizes, bars, factors = _random_part(parsed, simple_bars, random_vars,
-                                                                 first)
+    bar_plans, random_terms, sizes, bars, factors, block_factors = _random_part(
+        parsed, simple_bars, random_vars, first)
     return RowSpec(
         parsed=parsed,
         fixed_terms=tuple(fixed_terms),
@@ -670,6 +672,7 @@ def row_spec(formula: str | ParsedFormula, first: pd.DataFrame, *,
         fixed_plan=fixed_plan,
         bar_plans=tuple(bar_plans),
         factors=factors,
+        block_factors=block_factors,
     )
 
 
@@ -685,6 +688,7 @@ def _random_part(parsed: ParsedFormula, simple_bars: Sequence[_SimpleBar | None]
     sizes: list[int] = []
     bars: list[str] = []
     per_factor: dict[str, dict] = {}
+    block_factors: list[tuple[int, int]] = []
     for bar, simple, vs in zip(parsed.bars, simple_bars, random_vars):
         if simple is not None:
             plan, names = simple, simple.names
@@ -711,13 +715,15 @@ def _random_part(parsed: ParsedFormula, simple_bars: Sequence[_SimpleBar | None]
             block_sizes, block_bars = [len(names)], [str(bar)]
         sizes.extend(block_sizes)
         bars.extend(block_bars)
+        f_index = list(per_factor).index(bar.group)
+        block_factors.extend((f_index, len(fac["sizes"]) + i) for i in range(len(block_sizes)))
         fac["sizes"].extend(block_sizes)
         fac["bars"].extend(block_bars)
     factors = tuple(FactorSpec(name=g, columns=tuple(f["columns"]), z_index=tuple(f["z"]),
                                random_terms=tuple(f["terms"]), block_sizes=tuple(f["sizes"]),
                                block_bars=tuple(f["bars"]))
                     for g, f in per_factor.items())
-    return plans, random_terms, sizes, bars, factors
+    return plans, random_terms, sizes, bars, factors, tuple(block_factors)
 
 
 # ------------------------------------------------------------- whole data

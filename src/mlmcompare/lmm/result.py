@@ -73,6 +73,7 @@ class FactorInfo:
     block_labels: tuple[str, ...]  # the bar each block comes from
     off: int  # first column of its lambda in the template Lambda
     spec_index: int  # its position in the row spec's factors (formula order)
+    z_index: tuple[int, ...] = ()  # its terms' columns of the row spec's Z
 
     @property
     def q(self) -> int:
@@ -141,11 +142,21 @@ def _factors_of(stats, layout: ThetaLayout, random_terms, group_name, block_labe
         out, off = [], 0
         for f in order:
             fs = stats.factors[f]
-            labels = (tuple(spec.factors[f].block_bars) if spec is not None
-                      else tuple(f"({' + '.join(fs.terms)} | {fs.name})" for _ in fs.block_sizes))
+            cols = list(fs.columns or range(fs.q))
+            starts = np.cumsum([0] + list(fs.block_sizes[:-1]))
+            if spec is not None:
+                fspec = spec.factors[f]
+                # a block's bar: that of its first column in the formula order
+                bar_of_col = [lab for lab, size in zip(fspec.block_bars, fspec.block_sizes)
+                              for _ in range(size)]
+                labels = tuple(bar_of_col[cols[s0]] for s0 in starts)
+                z_index = tuple(fspec.z_index[c] for c in cols)
+            else:
+                labels = tuple(f"({' + '.join(fs.terms)} | {fs.name})" for _ in fs.block_sizes)
+                z_index = ()
             out.append(FactorInfo(name=fs.name, levels=fs.levels, n=fs.n, terms=tuple(fs.terms),
                                   block_sizes=fs.block_sizes, block_labels=labels, off=off,
-                                  spec_index=f))
+                                  spec_index=f, z_index=z_index))
             off += fs.q
         return out
     labels = tuple(block_labels) if block_labels is not None else tuple(
@@ -622,10 +633,9 @@ class LmmResult:
 
     def _z_columns(self) -> list[list[int]]:
         """Per factor (lme4's order), its columns of the row spec's Z."""
-        spec = self._row_spec_or_none()
-        if spec is None or not self.several:
+        if not self.several:
             return [list(range(len(self.random_terms)))]
-        return [list(spec.factors[f.spec_index].z_index) for f in self.factors]
+        return [list(f.z_index) for f in self.factors]
 
     def _codes_of(self, m: ChunkMatrices, use: Sequence[FactorInfo],
                   allow_new_levels: bool) -> list[np.ndarray | None]:
