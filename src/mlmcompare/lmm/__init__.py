@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from .blocked import BlockedStats, blocked_stats, stats_from_design
-from .checks import check_nobs_vs_nre
+from .checks import check_nobs_vs_nre, check_not_exact_fit
 from .design import ChunkMatrices, Design, RowSpec, build_design, row_spec
 from .formula import ParsedFormula, RandomBar, parse_formula
 from .lrt import chibar_pvalue, lrt
@@ -204,10 +204,33 @@ def fit_stages(stats: SufficientStats, block_sizes: Sequence[int], reml: bool,
     if isinstance(stats, BlockedStats):
         stats = stats.in_lme4_order()
         block_sizes = stats.block_sizes()
+    response = labels.get("response") or "the response"
+    ss = stats.ss_about_mean()
+    check_not_exact_fit(stats.XtX, stats.Xty, stats.yty, ss, response, labels["fixed_terms"])
     layout = make_layout(tuple(block_sizes))
     opt = optimize_theta(stats, layout, reml,
                          None if theta_start is None else np.asarray(theta_start, float))
-    return LmmResult(reml=reml, stats=stats, layout=layout, opt=opt, **labels)
+    result = LmmResult(reml=reml, stats=stats, layout=layout, opt=opt, **labels)
+    _check_residual_variance(result, ss)
+    return result
+
+
+#: a residual variance below this share of the response's variance is no estimate
+RESIDUAL_SHARE_TOL = 1e-12
+
+
+def _check_residual_variance(result: LmmResult, ss_about_mean: float) -> None:
+    """Refuse a fit whose residual variance went to 0 (the random effects reproduce y)."""
+    var_y = ss_about_mean / max(result.nobs - 1, 1)
+    if var_y > 0 and result.sigma2 <= RESIDUAL_SHARE_TOL * var_y:
+        name = result.response or "the response"
+        raise ValueError(
+            f"{name!r} is reproduced exactly by the fixed effects and the random effects of "
+            f"{result.group_name!r} (residual variance {result.sigma2:.3g} against a response "
+            f"variance of {var_y:.3g}): the residual variance is 0 at the optimum and cannot be "
+            "estimated; the response does not vary within the random effects' levels beyond "
+            "what the fixed effects explain"
+        )
 
 
 def fit_from_stats(

@@ -209,6 +209,10 @@ class BlockedStats(ShiftedFixed):
             self.n_rows, 1.0)
         return np.where(ms > 0, np.sqrt(ms), 1.0)
 
+    def ss_about_mean(self) -> float:
+        """Sum of squares of the response about its mean (from the shifted sums)."""
+        return float(self.yty - self.ysum ** 2 / max(self.n_rows, 1.0))
+
     def fingerprint(self) -> tuple[int, float, float]:
         """(n, sum y, sum y^2) of the response as given, to tell data sets apart."""
         s = self.y_shift

@@ -118,6 +118,12 @@ class RowSpec:
         """True when the random part has more than one grouping factor."""
         return len(self.factors) > 1
 
+    @property
+    def predictor_columns(self) -> tuple[str, ...]:
+        """The used columns other than the response and the grouping columns."""
+        skip = {self.response, *self.parsed.group_columns}
+        return tuple(c for c in self.columns if c not in skip)
+
     def matrices(self, chunk: pd.DataFrame) -> ChunkMatrices:
         """y, X, Z and group labels of ``chunk``, after the per-chunk checks.
 
@@ -133,8 +139,13 @@ class RowSpec:
         y = checks.check_response(cols[self.response], self.response)
         for plan, bar in zip(self.bar_plans, self.parsed.bars):
             checks.check_numeric_random(cols, plan.variables, str(bar))
+        checks.check_finite_columns(cols, self.predictor_columns)
         X = self.fixed_plan.matrix(chunk, cols)
         Z = _random_matrix(self.bar_plans, chunk, cols)
+        if not self.fast:
+            checks.check_finite_matrix(X, self.fixed_terms, chunk.index, "fixed-effects matrix")
+        if any(isinstance(p, _FormulaicPart) for p in self.bar_plans):
+            checks.check_finite_matrix(Z, self.random_terms, chunk.index, "random-effects matrix")
         if self.several:
             return ChunkMatrices(y=y, X=X, Z=Z, groups=None,
                                  factors=tuple(factor_codes(cols, f.columns) for f in self.factors))
@@ -789,6 +800,7 @@ def build_design(formula: str | ParsedFormula, data: pd.DataFrame, *,
     else:
         codes1, levels1 = factor_codes(data, spec.factors[0].columns)
         fcodes, flevels = (codes1,), (levels1,)
+    checks.check_response_varies(m.y, spec.response)
     for f, codes, lv in zip(spec.factors, fcodes, flevels):
         checks.check_grouping(codes, f.name, n)
     checks.check_fixed_rank(m.X, spec.fixed_terms)

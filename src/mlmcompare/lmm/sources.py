@@ -171,7 +171,19 @@ def check_accumulated(stats: SufficientStats | None, spec: RowSpec, where: str) 
     X_like = _root_of_crossprod(stats.XtX) @ np.linalg.inv(stats.beta_map())
     checks.check_fixed_rank(X_like, list(spec.fixed_terms))
     checks.check_nobs_vs_nre(stats.nobs, stats.ngroups, stats.q)
+    _check_constant(stats, spec)
     return stats
+
+
+def _check_constant(stats, spec: RowSpec) -> None:
+    """A constant response, told from the accumulated sums (as check_response_varies)."""
+    ss = stats.ss_about_mean()
+    if ss <= 64 * np.finfo(float).eps * abs(stats.yty):
+        mean = stats.fingerprint()[1] / max(stats.nobs, 1)
+        raise ValueError(
+            f"response {spec.response!r} is constant (every row is {mean:g}): there is no "
+            "variation for a mixed model to split into components"
+        )
 
 
 def _progress(progress: bool, **kwargs):

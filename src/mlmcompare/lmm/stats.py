@@ -99,6 +99,10 @@ class SufficientStats(ShiftedFixed):
         return (self.nobs, float(self.ysum_j.sum() + self.nobs * self.y_shift),
                 float(self.yty_j_raw().sum()))
 
+    def ss_about_mean(self) -> float:
+        """Sum of squares of the response about its mean (from the shifted sums: no cancellation)."""
+        return float(self.yty - self.ysum_j.sum() ** 2 / max(self.nobs, 1))
+
     def Zty_raw(self) -> np.ndarray:
         """Z_j'y_j in the original (unshifted) response."""
         return self.Zty + self.y_shift * self.zsum_j
