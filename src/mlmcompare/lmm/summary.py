@@ -147,7 +147,7 @@ class LmmSummary:
         rows = [["", "Estimate", "Std. Error", "df", "t value", "Pr(>|t|)", ""]]
         for term, r in fe.iterrows():
             p = r["p_value"]
-            rows.append([str(term), _num(r["estimate"]), _num(r["std_error"]), f"{r['df']:.2f}",
+            rows.append([str(term), f"{r['estimate']:.7g}", f"{r['std_error']:.7g}", f"{r['df']:.2f}",
                          f"{r['statistic']:.3f}", f"{p:.3g}" if p >= 2e-16 else "<2e-16",
                          _signif(p)])
         out.extend(_table(rows, right={1, 2, 3, 4, 5}))
