@@ -928,11 +928,19 @@ class BlockedFit:
         return out
 
 
+def stats_from_matrices(spec, X: np.ndarray, y: np.ndarray, Z: np.ndarray,
+                        codes: Sequence[np.ndarray], levels: Sequence[np.ndarray],
+                        x_shift: np.ndarray | None = None,
+                        y_shift: float | None = None) -> BlockedStats:
+    """The blocked statistics of rows made by a row spec with several factors."""
+    return blocked_stats(
+        X, y, [Z[:, list(f.z_index)] for f in spec.factors], codes, levels,
+        [f.name for f in spec.factors], [f.random_terms for f in spec.factors],
+        [f.block_sizes for f in spec.factors], blocks=spec.block_factors,
+        x_shift=x_shift, y_shift=y_shift)
+
+
 def stats_from_design(design) -> BlockedStats:
     """The blocked statistics of a :class:`~mlmcompare.lmm.design.Design` with several factors."""
-    spec = design.spec
-    return blocked_stats(
-        design.X, design.y, [design.Z[:, list(f.z_index)] for f in spec.factors],
-        design.factor_codes, design.factor_levels, [f.name for f in spec.factors],
-        [f.random_terms for f in spec.factors], [f.block_sizes for f in spec.factors],
-        blocks=spec.block_factors)
+    return stats_from_matrices(design.spec, design.X, design.y, design.Z, design.factor_codes,
+                               design.factor_levels)

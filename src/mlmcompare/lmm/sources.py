@@ -48,6 +48,7 @@ import pandas as pd
 from . import checks
 from .design import ChunkMatrices, RowSpec, formula_columns, row_spec
 from .formula import ParsedFormula, parse_formula
+from .blocked import BlockedStats, stats_from_matrices
 from .stats import SufficientStats, default_shifts, sufficient_stats
 
 __all__ = [
@@ -124,10 +125,20 @@ def located_matrices(spec: RowSpec, chunk: pd.DataFrame, where: str) -> ChunkMat
         raise ValueError(f"in {where}: {exc}") from exc
 
 
-def chunk_stats(spec: RowSpec, chunk: pd.DataFrame, shifts: Shifts, where: str = "a chunk") -> SufficientStats:
-    """The statistics of one chunk, accumulated around the shared shifts."""
+def chunk_stats(spec: RowSpec, chunk: pd.DataFrame, shifts: Shifts,
+                where: str = "a chunk") -> SufficientStats | BlockedStats:
+    """The statistics of one chunk, accumulated around the shared shifts.
+
+    Several grouping factors: the blocked statistics (per factor and per pair
+    of levels, matched by label when chunks are added).
+    """
     m = located_matrices(spec, chunk, where)
-    s = sufficient_stats(m.X, m.Z, m.y, np.asarray(m.groups), x_shift=shifts.x, y_shift=shifts.y)
+    if spec.several:
+        s = stats_from_matrices(spec, m.X, m.y, m.Z, [c for c, _ in m.factors],
+                                [lv for _, lv in m.factors], x_shift=shifts.x, y_shift=shifts.y)
+    else:
+        s = sufficient_stats(m.X, m.Z, m.y, np.asarray(m.groups), x_shift=shifts.x,
+                             y_shift=shifts.y)
     # a chunk may hold a dummy column that is all ones there (or lack the
     # rows that put 1 in col(X)); the model's structure comes from the first
     # chunk, so every chunk carries the same intercept column and ones_coef
@@ -160,18 +171,25 @@ def _root_of_crossprod(XtX: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(w, 0.0, None))[:, None] * V.T
 
 
-def check_accumulated(stats: SufficientStats | None, spec: RowSpec, where: str) -> SufficientStats:
+def check_accumulated(stats: SufficientStats | BlockedStats | None, spec: RowSpec,
+                      where: str) -> SufficientStats | BlockedStats:
     """The whole-data checks of build_design, on the accumulated statistics."""
     if stats is None or stats.nobs == 0:
         raise ValueError(f"{where} has no rows")
-    checks.check_grouping(np.arange(stats.ngroups), spec.parsed.group, stats.nobs)
+    _check_constant(stats, spec)
+    if isinstance(stats, BlockedStats):
+        counts = [(f.name, f.nlevels, f.q) for f in stats.factors]
+    else:
+        counts = [(spec.factors[0].name, stats.ngroups, stats.q)]
+    for name, nlevels, _ in counts:
+        checks.check_grouping(np.arange(nlevels), name, stats.nobs)
     # X'X is in shifted coordinates, Xc = X T (T = beta_map()); the rank check
     # wants X itself so that a column constant in the data reads as aliased
     # with the intercept, as it does in build_design
     X_like = _root_of_crossprod(stats.XtX) @ np.linalg.inv(stats.beta_map())
     checks.check_fixed_rank(X_like, list(spec.fixed_terms))
-    checks.check_nobs_vs_nre(stats.nobs, stats.ngroups, stats.q)
-    _check_constant(stats, spec)
+    for name, nlevels, q in counts:
+        checks.check_nobs_vs_nre(stats.nobs, nlevels, q, name if spec.several else None)
     return stats
 
 
