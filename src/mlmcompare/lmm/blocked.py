@@ -90,6 +90,7 @@ class FactorStats:
     ZtZ: np.ndarray  # (l, q, q)
     ZtX: np.ndarray  # (l, q, p)
     Zty: np.ndarray  # (l, q)
+    yty_j: np.ndarray  # (l,) per-level sum of the squared (shifted) response
     columns: tuple[int, ...] = ()  # its columns' positions in the factor's formula order
 
     @property
@@ -249,7 +250,7 @@ def _merge_factor(a: FactorStats, b: FactorStats):
     if a.nlevels == b.nlevels and np.array_equal(a.levels, b.levels):
         idx = np.arange(a.nlevels)
         return replace(a, n=a.n + b.n, ZtZ=a.ZtZ + b.ZtZ, ZtX=a.ZtX + b.ZtX,
-                       Zty=a.Zty + b.Zty), idx, idx
+                       Zty=a.Zty + b.Zty, yty_j=a.yty_j + b.yty_j), idx, idx
     codes, uniq = pd.factorize(np.concatenate([a.levels, b.levels]), sort=True)
     ma, mb = codes[: a.nlevels], codes[a.nlevels:]
     L = len(uniq)
@@ -261,7 +262,8 @@ def _merge_factor(a: FactorStats, b: FactorStats):
         return out
 
     return replace(a, levels=np.asarray(uniq), n=merge(a.n, b.n), ZtZ=merge(a.ZtZ, b.ZtZ),
-                   ZtX=merge(a.ZtX, b.ZtX), Zty=merge(a.Zty, b.Zty)), ma, mb
+                   ZtX=merge(a.ZtX, b.ZtX), Zty=merge(a.Zty, b.Zty),
+                   yty_j=merge(a.yty_j, b.yty_j)), ma, mb
 
 
 def _merge_cross(ca: CrossStats, cb: CrossStats, maps, factors) -> CrossStats:
@@ -318,17 +320,17 @@ def blocked_stats(
     for Z, c, lv, name, tm, bs in zip(Zs, codes, levels, names, terms, block_sizes):
         Z = np.asarray(Z, dtype=float)
         J, q = len(lv), Z.shape[1]
-        n_j = np.zeros(J)
+        n_j, yty_j = np.zeros(J), np.zeros(J)
         ZW = np.zeros((J, q, q + p + 1))
         XtX_f, Xty_f = np.zeros((p, p)), np.zeros(p)
         yty = kernels.accumulate_rows(np.asarray(c, dtype=np.intp), X, Z, y, x_shift, float(y_shift),
-                                      n_j, ZW, np.zeros(J), np.zeros(J), np.zeros((J, q)),
+                                      n_j, ZW, yty_j, np.zeros(J), np.zeros((J, q)),
                                       XtX_f, Xty_f)
         XtX, Xty = XtX_f, Xty_f
         factors.append(FactorStats(name=name, terms=tuple(tm), block_sizes=tuple(int(b) for b in bs),
                                    levels=np.asarray(lv), n=n_j,
                                    ZtZ=ZW[:, :, :q].copy(), ZtX=ZW[:, :, q:q + p].copy(),
-                                   Zty=ZW[:, :, q + p].copy(), columns=tuple(range(q))))
+                                   Zty=ZW[:, :, q + p].copy(), yty_j=yty_j, columns=tuple(range(q))))
     if blocks is None:
         blocks = [(f, b) for f, fs in enumerate(factors) for b in range(len(fs.block_sizes))]
     cross = []
@@ -395,6 +397,9 @@ class _Rest:
     rl_pos: np.ndarray
     nnz: int
     flops: float
+    tail: int = 0  # sparse storage: first column of the dense trailing block (nr: none)
+    tail_csc: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    tail_dense: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
 
 def _node_graph(l1: int, V: int, nb_j: np.ndarray, nb_v: np.ndarray, rr_a: np.ndarray,
@@ -408,6 +413,21 @@ def _node_graph(l1: int, V: int, nb_j: np.ndarray, nb_v: np.ndarray, rr_a: np.nd
     return g
 
 
+#: the compiled minimum-degree order keeps a V x V bit matrix: up to this many levels
+DENSE_ORDER_MAX = 8000
+
+
+def _order(graph: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minimum-degree order and each node's later neighbours (CSR over elimination positions)."""
+    V = graph.shape[0]
+    if V <= DENSE_ORDER_MAX:
+        return kb.minimum_degree_dense(graph.indptr.astype(np.int64), graph.indices.astype(np.int64), V)
+    order, later = minimum_degree(graph)
+    ptr = np.concatenate([[0], np.cumsum([len(later[v]) for v in order])]).astype(np.int64)
+    flat = np.array([w for v in order for w in later[v]], dtype=np.int64)
+    return np.asarray(order, dtype=np.int64), ptr, flat
+
+
 def _rest_structure(graph: sp.csr_matrix, node_factor, node_level, qv,
                     off) -> tuple[_Rest, np.ndarray]:
     """Elimination order, storage (dense or sparse pattern) of the rest; node -> position."""
@@ -415,43 +435,66 @@ def _rest_structure(graph: sp.csr_matrix, node_factor, node_level, qv,
     nr_total = int(qv.sum())
     density = graph.nnz / max(V * V, 1)
     big = nr_total > DENSE_BELOW
-    if big and density > 2 * DENSE_SHARE:  # dense before any fill: no order helps
-        order, later = list(range(V)), None
+    dense = big and density > 2 * DENSE_SHARE  # dense before any fill: no order helps
+    if dense:
+        order = np.arange(V, dtype=np.int64)
     else:
-        order, later = minimum_degree(graph)
-    order = np.asarray(order, dtype=np.intp)
+        order, later_ptr, later = _order(graph)
     position = np.empty(V, dtype=np.intp)
     position[order] = np.arange(V)
-    q = qv[order]
-    start = np.concatenate([[0], np.cumsum(q)[:-1]]).astype(np.intp)
+    q = qv[order].astype(np.int64)
+    start = np.concatenate([[0], np.cumsum(q)[:-1]]).astype(np.int64)
     nr = int(q.sum())
-    dense = later is None
     cp = ri = rl_ptr = rl_col = rl_pos = np.zeros(0, dtype=np.intp)
     flops = nr ** 3 / 3.0
     nnz = nr * (nr + 1) // 2
     if not dense:
-        cols: list[np.ndarray] = []
-        for new, v in enumerate(order):
-            later_nodes = sorted(position[w] for w in later[v])
-            rows_after = np.concatenate([np.arange(start[w], start[w] + q[w]) for w in later_nodes]) \
-                if later_nodes else np.zeros(0, dtype=np.intp)
-            for a in range(q[new]):
-                own = np.arange(start[new] + a, start[new] + q[new])
-                cols.append(np.concatenate([own, rows_after]).astype(np.intp))
-        counts = np.array([len(c) for c in cols])
-        nnz = int(counts.sum())
+        cp, ri = kb.scalar_pattern(q, start, position.astype(np.int64), later_ptr, later)
+        counts = np.diff(cp)
+        nnz = int(cp[-1])
         flops = float((counts.astype(float) ** 2).sum())
         if big and nnz > DENSE_SHARE * nr * (nr + 1) / 2 and flops * 8 > nr ** 3 / 3.0:
             dense = True
             flops = nr ** 3 / 3.0
             nnz = nr * (nr + 1) // 2
+            cp = ri = np.zeros(0, dtype=np.intp)
         else:
-            cp = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
-            ri = np.concatenate(cols).astype(np.intp)
             rl_ptr, rl_col, rl_pos = _row_lists(cp, ri, nr)
-    return _Rest(node_factor=node_factor[order], node_level=node_level[order], start=start, q=q,
+    rest = _Rest(node_factor=node_factor[order], node_level=node_level[order], start=start, q=q,
                  off=off[order], nr=nr, dense=dense, cp=cp, ri=ri, rl_ptr=rl_ptr, rl_col=rl_col,
-                 rl_pos=rl_pos, nnz=nnz, flops=flops), position
+                 rl_pos=rl_pos, nnz=nnz, flops=flops, tail=nr)
+    if not dense:
+        _dense_tail(rest)
+    return rest, position
+
+
+#: a trailing block of the sparse factor at least this dense (and this large)
+#: is factored and inverted by LAPACK
+TAIL_SHARE = 0.9
+TAIL_MIN = 96
+
+
+def _dense_tail(rest: _Rest) -> None:
+    """Find the largest trailing block of L that is mostly dense; map its entries to a matrix.
+
+    Minimum-degree orders leave the most connected levels to the end, where
+    the fill is complete: there a LAPACK factorisation (blocked, BLAS-3) does
+    the bulk of the flops far faster than a scalar sparse loop.
+    """
+    nr, cp, ri = rest.nr, rest.cp, rest.ri
+    counts = np.diff(cp)  # every row of column c is >= c: all in any tail that holds c
+    tail_nnz = np.cumsum(counts[::-1])[::-1]
+    nt = nr - np.arange(nr)
+    ok = (tail_nnz >= TAIL_SHARE * nt * (nt + 1) / 2) & (nt >= TAIL_MIN)
+    if not ok.any():
+        return
+    s = int(np.flatnonzero(ok)[0])
+    cols = np.repeat(np.arange(nr), counts)
+    in_tail = cols >= s
+    pos = np.flatnonzero(in_tail)
+    rest.tail = s
+    rest.tail_csc = pos.astype(np.intp)
+    rest.tail_dense = ((cols[pos] - s) * (nr - s) + (ri[pos] - s)).astype(np.intp)
 
 
 def _row_lists(cp: np.ndarray, ri: np.ndarray, n: int):
@@ -607,6 +650,8 @@ class BlockedProblem:
         self.Sval = self.S.ravel(order="F") if rest.dense else np.zeros(len(ri))
         self.rhs = np.zeros((nr, 1 + p))
         self.work = np.zeros(nr)
+        nt = nr - rest.tail if not rest.dense else 0
+        self.T = np.zeros((nt, nt), order="F")  # the dense tail of a sparse factor
 
     # ------------------------------------------------------------ accessors
     @property
@@ -667,6 +712,23 @@ class BlockedEvaluation:
         return self.r2 / (self.nobs - self.p if reml else self.nobs)
 
 
+def _tail_lapack(prob: BlockedProblem, values: np.ndarray, routine) -> bool:
+    """Apply a LAPACK routine (potrf, potri) to the dense tail of a sparse factor, in place."""
+    r = prob.rest
+    T = prob.T
+    flat = T.ravel(order="F")
+    flat[:] = 0.0
+    flat[r.tail_dense] = values[r.tail_csc]
+    if routine is lapack.dpotrf:
+        out, info = lapack.dpotrf(T, lower=1, clean=0, overwrite_a=1)
+    else:
+        out, info = routine(T)
+    if info != 0:
+        return False
+    values[r.tail_csc] = np.asarray(out).ravel(order="F")[r.tail_dense]
+    return True
+
+
 def factorize(prob: BlockedProblem, theta: np.ndarray, keep: bool = False) -> BlockedEvaluation:
     """L(theta), the fixed effects and r^2 (no row access); ``keep`` copies the scratch out."""
     theta = np.asarray(theta, dtype=float)
@@ -678,7 +740,7 @@ def factorize(prob: BlockedProblem, theta: np.ndarray, keep: bool = False) -> Bl
                                  prob.stats.nobs, prob.p, ok=False)
     kb.fill_rest(Lam, r.start, r.q, r.off, prob.rb_a, prob.rb_b, prob.rb_ptr, prob.rb_val,
                  prob.rb_pos, prob.diag_pos, prob.Xr, prob.yr, prob.Sval, prob.rhs)
-    CtC, Ctc, ctc, ld, ok = kb.first_factor_pass(
+    ld, ok = kb.first_factor_pass(
         Lam, prob.M1, prob.X1, prob.y1, prob.nb_ptr, prob.nb_node, prob.nb_vptr, prob.nb_val,
         prob.sch_ptr, prob.sch_pos, r.start, r.q, r.off, prob.L1, prob.sol1, prob.Lnb,
         prob.Sval, prob.rhs)
@@ -690,14 +752,19 @@ def factorize(prob: BlockedProblem, theta: np.ndarray, keep: bool = False) -> Bl
             return nan_eval
         kb.dense_forward(prob.S, prob.rhs)
     else:
-        if not kb.sparse_cholesky(r.cp, r.ri, r.rl_ptr, r.rl_col, r.rl_pos, prob.Sval, prob.work):
+        if not kb.sparse_cholesky(r.cp, r.ri, r.rl_ptr, r.rl_col, r.rl_pos, prob.Sval, prob.work,
+                                  r.tail):
+            return nan_eval
+        if r.tail < r.nr and not _tail_lapack(prob, prob.Sval, lapack.dpotrf):
             return nan_eval
         kb.sparse_forward(r.cp, r.ri, prob.Sval, prob.rhs)
-    CtC2, Ctc2, ctc2 = kb.rest_sums(prob.rhs)
     ld += kb.log_diagonal(prob.Sval, prob.diag_pos)
+    # sum of [c C]'[c C] over every random effect: one product of the solved rows
+    sol = np.concatenate([prob.sol1.reshape(-1, 1 + prob.p), prob.rhs])
+    cross = sol.T @ sol
     st = prob.stats
-    A, LX, gamma, r2, ldRX2, ok = kernels.fixed_pass(st.XtX, st.Xty, st.yty, CtC + CtC2,
-                                                     Ctc + Ctc2, ctc + ctc2)
+    A, LX, gamma, r2, ldRX2, ok = kernels.fixed_pass(st.XtX, st.Xty, st.yty, cross[1:, 1:],
+                                                     cross[1:, 0], cross[0, 0])
     ev = BlockedEvaluation(theta, Lam, prob.L1, prob.sol1, prob.Lnb,
                            prob.S if r.dense else prob.Sval, prob.rhs, A, LX, gamma, float(r2),
                            float(ld), float(ldRX2), st.nobs, prob.p, ok=bool(ok))
@@ -747,8 +814,12 @@ def gradient_pieces(prob: BlockedProblem, ev: BlockedEvaluation) -> GradientPiec
         Zr = np.asfortranarray(Zd).ravel(order="F")
     else:
         Zr = np.zeros_like(ev.Lr)
+        if r.tail < r.nr:
+            Zr[r.tail_csc] = ev.Lr[r.tail_csc]
+            _tail_lapack(prob, Zr, lambda T: lapack.dpotri(T, lower=1, overwrite_c=1))
         kb.sparse_selected_inverse(r.cp, r.ri, ev.Lr, Zr, np.zeros(r.nr),
-                                   np.full(r.nr, -1, dtype=np.intp), np.zeros(r.nr, dtype=np.intp))
+                                   np.full(r.nr, -1, dtype=np.intp), np.zeros(r.nr, dtype=np.intp),
+                                   r.tail)
     q1 = f1.q
     Z1 = np.empty((f1.nlevels, q1, q1))
     F1 = np.zeros((q1, q1))
@@ -798,9 +869,10 @@ def gradient_matrix(prob: BlockedProblem, ev: BlockedEvaluation, gp: GradientPie
         o, q = prob.fac_off[k], prob.factors[k].q
         u = x[..., 0] - x[..., 1:] @ g
         w = Qm[..., 0] - Qm[..., 1:] @ g
-        W[o:o + q, o:o + q] = w.T @ u
+        W[o:o + q, o:o + q] = w.reshape(-1, q).T @ u.reshape(-1, q)
         if with_pab:
-            PAB[o:o + q, o:o + q] = np.einsum("jap,pr,jbr->ab", Qm[..., 1:], Ainv, x[..., 1:])
+            PA = Qm[..., 1:] @ Ainv
+            PAB[o:o + q, o:o + q] = np.tensordot(PA, x[..., 1:], axes=([0, 2], [0, 2]))
     return gp.F.T - coef * W - PAB
 
 

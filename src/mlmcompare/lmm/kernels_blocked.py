@@ -203,13 +203,11 @@ def first_factor_pass(Lam, M1, X1, y1, nb_ptr, nb_node, nb_vptr, nb_val, sch_ptr
     """The first factor's levels: factors, solves, Schur updates of the rest (see module doc).
 
     L1 (l1, q1, q1), sol1 (l1, q1, 1+p) and Lnb (like nb_val) are written;
-    Sval and rhs are updated.  Returns (sum C'C, sum C'c, sum c'c, log|L_11|^2, ok).
+    Sval and rhs are updated.  Returns (log|L_11|^2, ok); the sums over levels
+    of the solves' cross-products are one matrix product afterwards.
     """
     l1, q1 = M1.shape[0], M1.shape[1]
     p = X1.shape[2]
-    CtC = np.zeros((p, p))
-    Ctc = np.zeros(p)
-    ctc = 0.0
     ld = 0.0
     qmax = q1
     for v in range(rs_q.shape[0]):
@@ -231,7 +229,7 @@ def first_factor_pass(Lam, M1, X1, y1, nb_ptr, nb_node, nb_vptr, nb_val, sch_ptr
                     s += T[a, c] * Lam[c, b]
                 L1[j, a, b] = s
         if not _chol_small(L1[j]):
-            return CtC, Ctc, ctc, ld, False
+            return ld, False
         # sol1[j] = L_jj^{-1} lambda1' [Z'y, Z'X]
         for a in range(q1):
             s = 0.0
@@ -287,48 +285,19 @@ def first_factor_pass(Lam, M1, X1, y1, nb_ptr, nb_node, nb_vptr, nb_val, sch_ptr
                     for m in range(q1):
                         s += Lnb[b1 + a * q1 + m] * sol1[j, m, col]
                     rhs[i, col] -= s
-        # sums over levels for the fixed-effects step
-        for i in range(q1):
-            ci = sol1[j, i, 0]
-            ctc += ci * ci
-            for a in range(p):
-                Cia = sol1[j, i, 1 + a]
-                Ctc[a] += Cia * ci
-                for b in range(a + 1):
-                    CtC[a, b] += Cia * sol1[j, i, 1 + b]
-    for a in range(p):
-        for b in range(a):
-            CtC[b, a] = CtC[a, b]
-    return CtC, Ctc, ctc, ld, True
-
-
-@_jit
-def rest_sums(rhs):
-    """sum C'C, sum C'c, sum c'c over the rows of the rest's solved right-hand side."""
-    n, m = rhs.shape
-    p = m - 1
-    CtC = np.zeros((p, p))
-    Ctc = np.zeros(p)
-    ctc = 0.0
-    for i in range(n):
-        ci = rhs[i, 0]
-        ctc += ci * ci
-        for a in range(p):
-            Cia = rhs[i, 1 + a]
-            Ctc[a] += Cia * ci
-            for b in range(p):
-                CtC[a, b] += Cia * rhs[i, 1 + b]
-    return CtC, Ctc, ctc
+    return ld, True
 
 
 # ---------------------------------------------------------- sparse factor
 @_jit
-def sparse_cholesky(cp, ri, rl_ptr, rl_col, rl_pos, Lval, work) -> bool:
+def sparse_cholesky(cp, ri, rl_ptr, rl_col, rl_pos, Lval, work, tail) -> bool:
     """Left-looking Cholesky in place on a compressed-column lower triangle (fixed pattern).
 
     Lval holds S on entry and L on exit; rows are sorted, the diagonal first
     in each column; rl_* list, for each row j, the earlier columns k with
     L[j, k] in the pattern and the position of that entry.  work (n) is scratch.
+    Columns from ``tail`` on (a dense trailing block, factored by LAPACK
+    afterwards) only receive the updates of the columns before it.
     """
     n = cp.shape[0] - 1
     for j in range(n):
@@ -336,10 +305,16 @@ def sparse_cholesky(cp, ri, rl_ptr, rl_col, rl_pos, Lval, work) -> bool:
             work[ri[q]] = Lval[q]
         for t in range(rl_ptr[j], rl_ptr[j + 1]):
             k = rl_col[t]
+            if k >= tail:
+                break  # row lists are sorted by column
             pk = rl_pos[t]
             ljk = Lval[pk]
             for q in range(pk, cp[k + 1]):
                 work[ri[q]] -= Lval[q] * ljk
+        if j >= tail:
+            for q in range(cp[j], cp[j + 1]):
+                Lval[q] = work[ri[q]]
+            continue
         d = work[j]
         if not d > 0.0:
             return False
@@ -381,15 +356,15 @@ def sparse_backward(cp, ri, Lval, B):
 
 
 @_jit
-def sparse_selected_inverse(cp, ri, Lval, Zval, acc, mark, where):
+def sparse_selected_inverse(cp, ri, Lval, Zval, acc, mark, where, tail):
     """Zval <- (L L')^{-1} on the pattern of L (Takahashi's equations), backwards by column.
 
     Z[i, j] = -(1/L_jj) sum_k Z[i, k] L[k, j] over k in the structure of
     column j, which the filled pattern closes; acc, mark, where are n-scratch.
+    Columns from ``tail`` on hold Z already (the dense block's inverse).
     """
-    n = cp.shape[0] - 1
     mark[:] = -1
-    for j in range(n - 1, -1, -1):
+    for j in range(tail - 1, -1, -1):
         dj = Lval[cp[j]]
         for q in range(cp[j] + 1, cp[j + 1]):
             r = ri[q]
@@ -741,3 +716,106 @@ def accumulate_cross(pair, Zs, Zt, out):
             za = Zs[r, a]
             for b in range(qt):
                 out[g, a, b] += za * Zt[r, b]
+
+
+# ------------------------------------------------------------- the ordering
+@_jit
+def minimum_degree_dense(indptr, indices, V):
+    """Minimum-degree elimination order of a symmetric pattern (boolean adjacency, V <= a few 1000).
+
+    Returns (order, later_ptr, later) with the later neighbours of each node
+    at its elimination (the node-level pattern of L), in elimination order.
+    Ties go to the lower index.  Cost: V^2 bits and sum of squared degrees.
+    """
+    adj = np.zeros((V, V), dtype=np.bool_)
+    deg = np.zeros(V, dtype=np.int64)
+    for v in range(V):
+        for t in range(indptr[v], indptr[v + 1]):
+            u = indices[t]
+            if u != v and not adj[v, u]:
+                adj[v, u] = True
+                deg[v] += 1
+    done = np.zeros(V, dtype=np.bool_)
+    order = np.empty(V, dtype=np.int64)
+    later_ptr = np.zeros(V + 1, dtype=np.int64)
+    later = np.empty(0, dtype=np.int64)
+    cap = 0
+    nb = np.empty(V, dtype=np.int64)
+    for step in range(V):
+        v = -1
+        best = V + 1
+        for u in range(V):
+            if not done[u] and deg[u] < best:
+                best = deg[u]
+                v = u
+        done[v] = True
+        order[step] = v
+        m = 0
+        for u in range(V):
+            if adj[v, u] and not done[u]:
+                nb[m] = u
+                m += 1
+        if later_ptr[step] + m > cap:
+            cap = max(2 * cap, later_ptr[step] + m + 1024)
+            grown = np.empty(cap, dtype=np.int64)
+            grown[:later_ptr[step]] = later[:later_ptr[step]]
+            later = grown
+        for i in range(m):
+            later[later_ptr[step] + i] = nb[i]
+        later_ptr[step + 1] = later_ptr[step] + m
+        for i in range(m):
+            u = nb[i]
+            deg[u] -= 1  # v is gone
+            for k in range(m):
+                w = nb[k]
+                if w != u and not adj[u, w]:
+                    adj[u, w] = True
+                    deg[u] += 1
+    return order, later_ptr, later[:later_ptr[V]]
+
+
+@_jit
+def scalar_pattern(order_q, order_start, position, later_ptr, later):
+    """Compressed columns of L (scalar rows) from the node-level pattern, nodes in elimination order.
+
+    Node k (elimination position) has q = order_q[k] scalar columns from
+    order_start[k]; its later neighbours are nodes (original ids) whose
+    positions ``position`` give their rows.  Rows sorted, the diagonal first.
+    """
+    V = order_q.shape[0]
+    nr = 0
+    for k in range(V):
+        nr += order_q[k]
+    counts = np.zeros(nr, dtype=np.int64)
+    total = 0
+    for k in range(V):
+        rows_after = 0
+        for t in range(later_ptr[k], later_ptr[k + 1]):
+            rows_after += order_q[position[later[t]]]
+        q = order_q[k]
+        for a in range(q):
+            counts[order_start[k] + a] = (q - a) + rows_after
+            total += (q - a) + rows_after
+    cp = np.zeros(nr + 1, dtype=np.int64)
+    for c in range(nr):
+        cp[c + 1] = cp[c] + counts[c]
+    ri = np.empty(total, dtype=np.int64)
+    pos = np.empty(V, dtype=np.int64)
+    for k in range(V):
+        m = later_ptr[k + 1] - later_ptr[k]
+        for i in range(m):
+            pos[i] = position[later[later_ptr[k] + i]]
+        srt = np.sort(pos[:m])
+        q = order_q[k]
+        for a in range(q):
+            c = order_start[k] + a
+            t = cp[c]
+            for b in range(a, q):
+                ri[t] = order_start[k] + b
+                t += 1
+            for i in range(m):
+                w = srt[i]
+                for b in range(order_q[w]):
+                    ri[t] = order_start[w] + b
+                    t += 1
+    return cp, ri

@@ -44,7 +44,7 @@ import scipy.optimize
 
 from . import kernels
 from .blocked import BlockedDevianceFunction, BlockedStats
-from .objective import DevianceFunction, ThetaLayout
+from .objective import DevianceFunction, ThetaLayout, make_layout
 from .stats import SufficientStats, scaled_z, z_scale
 
 __all__ = ["OptimizerResult", "optimize_theta", "moment_start", "GRAD_TOL", "SNAP_TOL", "SINGULAR_TOL"]
@@ -150,32 +150,78 @@ def _lbfgs(obj: _Counted, x0: np.ndarray, bounds=None) -> tuple[np.ndarray, floa
     return np.array(res.x, dtype=float), float(res.fun)
 
 
+def moment_components(ZtZ: np.ndarray, Zty: np.ndarray, yty_j: np.ndarray, n_j: np.ndarray,
+                      block_index: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """G and sigma^2 from the spread of per-group OLS fits of y on Z (method of moments).
+
+    G is the covariance of the per-group coefficients minus their average
+    sampling covariance, restricted to the covariance blocks; sigma^2 the
+    pooled within-group residual variance.  None when too few groups can be
+    fitted on their own.
+    """
+    q = ZtZ.shape[1]
+    m, sb, sbb, sSi, rss, df = kernels.moment_sums(ZtZ, Zty, yty_j, n_j, 1e-8)
+    if m <= q + 1 or not rss > 0:
+        return None
+    s2 = rss / df
+    spread = (sbb - np.outer(sb, sb) / m) / (m - 1)  # covariance of the b_j
+    G = spread - s2 * sSi / m
+    return G * (block_index[:, None] == block_index[None, :]), float(s2)
+
+
+def theta_from_covariance(G_rel: np.ndarray, layout: ThetaLayout) -> np.ndarray:
+    """theta of chol(G / sigma^2), eigenvalues floored so that the start is off the boundary."""
+    w, V = np.linalg.eigh(G_rel)
+    w = np.maximum(w, 1e-2 * max(float(w.max()), 1e-2))
+    Lam = np.linalg.cholesky((V * w) @ V.T)
+    return Lam[layout.rows, layout.cols]
+
+
 def moment_start(stats: SufficientStats, layout: ThetaLayout) -> np.ndarray:
     """A start for theta from the spread of per-group OLS fits (method of moments).
 
-    G is estimated as the covariance of the per-group coefficients of y on Z
-    minus their average sampling covariance, sigma^2 from the pooled
-    within-group residuals; theta is read off chol(G / sigma^2) restricted to
-    the layout's blocks, with its eigenvalues floored so that the start is
-    never on a boundary.  The fixed effects are ignored: a start only has to
-    be near, and from it the search needs a third of the evaluations that
-    lme4's identity start needs.  Falls back to the identity start when too
-    few groups can be fitted on their own.
+    theta is read off chol(G / sigma^2) of :func:`moment_components`.  The
+    fixed effects are ignored: a start only has to be near, and from it the
+    search needs a third of the evaluations that lme4's identity start
+    needs.  Falls back to the identity start when too few groups can be
+    fitted on their own.
     """
-    q = stats.q
-    m, sb, sbb, sSi, rss, df = kernels.moment_sums(stats.ZtZ, stats.Zty, stats.yty_j,
-                                                   stats.n_j, 1e-8)
-    if m <= q + 1 or not rss > 0:
+    comp = moment_components(stats.ZtZ, stats.Zty, stats.yty_j, stats.n_j, layout.block_index)
+    if comp is None:
         return layout.start()
-    s2 = rss / df
-    spread = (sbb - np.outer(sb, sb) / m) / (m - 1)  # covariance of the b_j
-    G = (spread - s2 * sSi / m) / s2
-    G = G * (layout.block_index[:, None] == layout.block_index[None, :])
-    w, V = np.linalg.eigh(G)
-    w = np.maximum(w, 1e-2 * max(float(w.max()), 1e-2))
-    Lam = np.linalg.cholesky((V * w) @ V.T)
-    start = Lam[layout.rows, layout.cols]
+    G, s2 = comp
+    start = theta_from_covariance(G / s2, layout)
     return start if np.all(np.isfinite(start)) else layout.start()
+
+
+def blocked_moment_start(stats: BlockedStats, layout: ThetaLayout, scale: np.ndarray) -> np.ndarray:
+    """The moment start for several factors: each factor's G from its own levels' OLS fits.
+
+    sigma^2 comes from the factor with most levels (the finest: a coarser
+    factor's within-level residual still holds the finer factors'
+    variances); each factor's G / sigma^2 gives its part of theta (columns
+    scaled by ``scale``).  The identity start where a factor cannot be fitted.
+    """
+    start = layout.start()
+    comps, off = [], 0
+    for f in stats.fitted_factors():
+        inv = 1.0 / scale[off:off + f.q]
+        comps.append((off, f.q, moment_components(
+            f.ZtZ * inv[None, :, None] * inv[None, None, :], f.Zty * inv[None, :], f.yty_j, f.n,
+            layout.block_index[off:off + f.q])))
+        off += f.q
+    if comps[0][2] is None:
+        return start
+    s2 = comps[0][2][1]
+    for off, q, comp in comps:
+        if comp is None:
+            continue
+        sub = layout.block_of[(layout.rows >= off) & (layout.rows < off + q)]
+        part = make_layout([layout.block_sizes[b] for b in sorted(set(sub.tolist()))])
+        theta = theta_from_covariance(comp[0] / s2, part)
+        if np.all(np.isfinite(theta)):
+            start[(layout.rows >= off) & (layout.rows < off + q)] = theta
+    return start
 
 
 def _quasi_newton(obj: _Counted, x0: np.ndarray) -> tuple[np.ndarray, float]:
@@ -274,10 +320,10 @@ def optimize_theta(
     if start is not None and start.shape != (layout.k,):
         raise ValueError(f"theta_start must have {layout.k} elements, got {start.shape}")
     if isinstance(stats, BlockedStats):
-        # several factors: the problem scales its own blocks; lme4's identity start
+        # several factors: the problem scales its own blocks
         scale = stats.z_scale()
         fun = BlockedDevianceFunction(stats, layout, reml, scale)
-        default_start = layout.start()
+        default_start = blocked_moment_start(stats, layout, scale) if start is None else None
     else:
         scale = z_scale(stats)
         unit = scaled_z(stats, scale)
