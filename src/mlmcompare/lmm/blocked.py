@@ -902,27 +902,39 @@ class BlockedDevianceFunction:
 
     def minimize(self, theta0: np.ndarray, max_iter: int = 1000,
                  gtol: float = 1e-6) -> tuple[np.ndarray, float, np.ndarray, int, int]:
-        """BFGS (scipy's L-BFGS-B without bounds) from theta0: (theta, dev, grad, evaluations, status)."""
-        count = [0]
-        last: dict = {}
+        """Quasi-Newton search from theta0: (theta, deviance, gradient, evaluations, status).
 
-        def fun(x):
+        scipy's L-BFGS-B without bounds, on z = STEP_SCALE * theta: its first
+        step has length 1 in z, a move of 1 / STEP_SCALE in theta (the
+        one-factor search's first step), not a leap away from a good start.
+        It stops near the optimum; the Newton polish pins it (in double
+        precision the line search would spend its evaluations on rounding).
+        """
+        c = STEP_SCALE
+        count = [0]
+        best: dict = {}
+
+        def fun(z):
             count[0] += 1
+            x = np.asarray(z, dtype=float) / c
             f, g = self(x)
             if not np.isfinite(f):
                 return 1e300, np.zeros_like(x)
-            last["x"], last["f"], last["g"] = np.array(x), f, g
-            return f, g
+            if not best or f < best["f"]:
+                best.update(x=x.copy(), f=float(f), g=np.asarray(g, float).copy())
+            return f, g / c
 
-        # stop near the optimum; the Newton polish pins it (in double precision
-        # the line search would otherwise spend dozens of evaluations on rounding)
-        res = scipy.optimize.minimize(fun, np.asarray(theta0, float), jac=True, method="L-BFGS-B",
-                                      options={"maxiter": max_iter, "ftol": 1e-13,
-                                               "gtol": max(gtol, 1e-5), "maxcor": 20})
-        x = np.asarray(res.x, float)
-        f, g = self(x)
-        count[0] += 1
-        return x, float(f), np.asarray(g, float), count[0], 0 if res.success else 1
+        scipy.optimize.minimize(fun, c * np.asarray(theta0, float), jac=True, method="L-BFGS-B",
+                                options={"maxiter": max_iter, "ftol": 1e-15, "gtol": gtol / c,
+                                         "maxcor": 20, "maxls": 10})
+        if not best:
+            f, g = self(np.asarray(theta0, float))
+            return np.asarray(theta0, float), float(f), np.asarray(g, float), count[0] + 1, 3
+        return best["x"], best["f"], best["g"], count[0], 0
+
+
+#: the blocked search runs on STEP_SCALE * theta (see BlockedDevianceFunction.minimize)
+STEP_SCALE = 10.0
 
 
 # ------------------------------------------------------------ for the result

@@ -43,7 +43,7 @@ import numpy as np
 import scipy.optimize
 
 from . import kernels
-from .blocked import BlockedDevianceFunction, BlockedStats
+from .blocked import BlockedDevianceFunction, BlockedStats, factorize
 from .objective import DevianceFunction, ThetaLayout, make_layout
 from .stats import SufficientStats, scaled_z, z_scale
 
@@ -194,41 +194,122 @@ def moment_start(stats: SufficientStats, layout: ThetaLayout) -> np.ndarray:
     return start if np.all(np.isfinite(start)) else layout.start()
 
 
-def blocked_moment_start(stats: BlockedStats, layout: ThetaLayout, scale: np.ndarray) -> np.ndarray:
+def blocked_moment_start(fun: BlockedDevianceFunction, layout: ThetaLayout) -> np.ndarray:
     """The moment start for several factors: each factor's G from its own levels' OLS fits.
 
-    sigma^2 comes from the factor with most levels (the finest: a coarser
-    factor's within-level residual still holds the finer factors'
-    variances); each factor's G / sigma^2 gives its part of theta (columns
-    scaled by ``scale``).  The identity start where a factor cannot be fitted.
+    G_t is the spread of factor t's per-level OLS coefficients less their
+    sampling variance; sigma^2 is the residual variance of y on X and every
+    factor's columns together (one factorisation at a large theta, where the
+    penalty vanishes: the residual sum of squares over n - p - sum of levels
+    x columns), as a factor's own within-level residual still holds the
+    variances of the factors that vary within its levels.  Each factor's
+    G_t / sigma^2 gives its part of theta (unit-scaled columns); the
+    identity start where a factor cannot be fitted.
     """
+    prob = fun.problem
     start = layout.start()
-    comps, off = [], 0
-    for f in stats.fitted_factors():
-        inv = 1.0 / scale[off:off + f.q]
-        comps.append((off, f.q, moment_components(
-            f.ZtZ * inv[None, :, None] * inv[None, None, :], f.Zty * inv[None, :], f.yty_j, f.n,
-            layout.block_index[off:off + f.q])))
-        off += f.q
-    if comps[0][2] is None:
+    comps = []
+    for k, f in enumerate(prob.factors):
+        inv = prob.inv[k]
+        comps.append(moment_components(f.ZtZ * inv[None, :, None] * inv[None, None, :],
+                                       f.Zty * inv[None, :], f.yty_j, f.n,
+                                       layout.block_index[prob.fac_off[k]:prob.fac_off[k] + f.q]))
+    ev = factorize(prob, 1e4 * layout.start())
+    n, p = prob.stats.nobs, prob.p
+    df = max(n - p - prob.q_total, n / 10.0)
+    s2 = ev.r2 / df if ev.ok and ev.r2 > 0 else min(
+        (c[1] for c in comps if c is not None), default=None)
+    if s2 is None or not s2 > 0:
         return start
-    s2 = comps[0][2][1]
-    for off, q, comp in comps:
+    for k, comp in enumerate(comps):
         if comp is None:
             continue
-        sub = layout.block_of[(layout.rows >= off) & (layout.rows < off + q)]
-        part = make_layout([layout.block_sizes[b] for b in sorted(set(sub.tolist()))])
+        off, q = prob.fac_off[k], prob.factors[k].q
+        mine = (layout.rows >= off) & (layout.rows < off + q)
+        part = make_layout([layout.block_sizes[b] for b in sorted(set(layout.block_of[mine].tolist()))])
         theta = theta_from_covariance(comp[0] / s2, part)
         if np.all(np.isfinite(theta)):
-            start[(layout.rows >= off) & (layout.rows < off + q)] = theta
+            start[mine] = theta
     return start
 
 
 def _quasi_newton(obj: _Counted, x0: np.ndarray) -> tuple[np.ndarray, float]:
-    """The compiled BFGS search (unbounded); its evaluations are counted."""
+    """The main search (unbounded); its evaluations are counted.
+
+    One factor: the compiled BFGS.  Several: a BFGS started from the
+    finite-difference Hessian (:func:`_newton_bfgs`), as each evaluation
+    costs a factorisation and fewer of them matter more than bookkeeping.
+    """
+    if isinstance(obj.fun, BlockedDevianceFunction):
+        return _newton_bfgs(obj, x0)
     x, f, g, nev, _status = obj.fun.minimize(x0)
     obj.record(x, f, g, evaluations=nev)
     return np.array(x, dtype=float), float(f)
+
+
+def _fd_hessian(obj: _Counted, x: np.ndarray, g: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Forward differences of the analytic gradient over the elements ``idx`` (one evaluation each)."""
+    H = np.empty((idx.size, idx.size))
+    for a, i in enumerate(idx):
+        h = 1e-6 * max(abs(x[i]), 1e-1)
+        e = np.zeros_like(x)
+        e[i] = h
+        H[:, a] = (obj(x + e)[1][idx] - g[idx]) / h
+    return 0.5 * (H + H.T)
+
+
+def _newton_bfgs(obj: _Counted, x0: np.ndarray, max_iter: int = 200,
+                 gtol: float = 1e-8) -> tuple[np.ndarray, float]:
+    """BFGS whose first inverse Hessian is that of the finite-difference Hessian at the start.
+
+    From a near start (the moment start) the first steps are then Newton
+    steps, and the search ends in a handful of evaluations after the k of
+    the Hessian.  A step is kept when the deviance falls enough (Armijo) or,
+    once deviances differ by less than their rounding, when the gradient
+    shrinks; else it is cut back.  Stops at max |gradient| < ``gtol`` or when
+    no step helps.
+    """
+    x = np.asarray(x0, dtype=float).copy()
+    f, g = obj(x)
+    k = x.size
+    if not np.isfinite(f) or f >= 1e300:
+        return x, f
+    H = _fd_hessian(obj, x, g, np.arange(k))
+    w, V = np.linalg.eigh(H)
+    floor = 1e-6 * max(float(np.abs(w).max()), 1e-12)
+    Hinv = (V / np.maximum(np.abs(w), floor)) @ V.T  # a descent metric even off convexity
+    for _ in range(max_iter):
+        gmax = float(np.max(np.abs(g)))
+        if gmax < gtol:
+            break
+        d = -Hinv @ g
+        if not g @ d < 0.0:  # lost descent: steepest descent with the diagonal's scale
+            Hinv = np.diag(1.0 / np.maximum(np.abs(np.diag(H)), floor))
+            d = -Hinv @ g
+        # a relative trust region: far from the optimum the deviance is not quadratic
+        # and a Newton step can overshoot by a lot
+        cap = max(0.5, float(np.max(np.abs(x))))
+        d *= min(1.0, cap / max(float(np.max(np.abs(d))), 1e-300))
+        noise = 1e-13 * abs(f) + 1e-12
+        t, accepted = 1.0, False
+        for _ls in range(30):
+            xn = x + t * d
+            fn, gn = obj(xn)
+            if fn < f + 1e-4 * t * (g @ d) or (fn <= f + noise and np.max(np.abs(gn)) < gmax):
+                accepted = True
+                break
+            t *= 0.25
+        if not accepted:
+            break
+        s, y = xn - x, gn - g
+        sy = s @ y
+        if sy > 1e-12 * np.sqrt((s @ s) * (y @ y)):
+            rho = 1.0 / sy
+            Hy = Hinv @ y
+            Hinv = Hinv + (rho * rho * (y @ Hy) + rho) * np.outer(s, s) \
+                - rho * (np.outer(Hy, s) + np.outer(s, Hy))
+        x, f, g = xn, fn, gn
+    return x, float(f)
 
 
 def _projected_gradient(layout: ThetaLayout, theta: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -279,13 +360,7 @@ def _newton_polish(obj: _Counted, layout: ThetaLayout, x: np.ndarray, f: float,
             break
         # forward differences of the analytic gradient: one evaluation per free
         # element; an O(h) error in H only slows Newton's convergence a little
-        H = np.empty((fi.size, fi.size))
-        for a, i in enumerate(fi):
-            h = 1e-6 * max(abs(x[i]), 1e-1)
-            e = np.zeros_like(x)
-            e[i] = h
-            H[:, a] = (obj(x + e)[1][fi] - g[fi]) / h
-        H = 0.5 * (H + H.T)
+        H = _fd_hessian(obj, x, g, fi)
         try:
             np.linalg.cholesky(H)  # only descend where the model is convex
         except np.linalg.LinAlgError:
@@ -323,7 +398,7 @@ def optimize_theta(
         # several factors: the problem scales its own blocks
         scale = stats.z_scale()
         fun = BlockedDevianceFunction(stats, layout, reml, scale)
-        default_start = blocked_moment_start(stats, layout, scale) if start is None else None
+        default_start = blocked_moment_start(fun, layout) if start is None else None
     else:
         scale = z_scale(stats)
         unit = scaled_z(stats, scale)
