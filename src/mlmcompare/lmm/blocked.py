@@ -475,11 +475,13 @@ TAIL_MIN = 96
 
 
 def _dense_tail(rest: _Rest) -> None:
-    """Find the largest trailing block of L that is mostly dense; map its entries to a matrix.
+    """Find the largest trailing block of L that is mostly dense; make it full; map it to a matrix.
 
     Minimum-degree orders leave the most connected levels to the end, where
     the fill is complete: there a LAPACK factorisation (blocked, BLAS-3) does
-    the bulk of the flops far faster than a scalar sparse loop.
+    the bulk of the flops far faster than a scalar sparse loop.  The block's
+    columns are stored full (the few structural zeros as zeros), so that
+    Takahashi's equations index them directly.
     """
     nr, cp, ri = rest.nr, rest.cp, rest.ri
     counts = np.diff(cp)  # every row of column c is >= c: all in any tail that holds c
@@ -489,9 +491,15 @@ def _dense_tail(rest: _Rest) -> None:
     if not ok.any():
         return
     s = int(np.flatnonzero(ok)[0])
+    full = [np.arange(k, nr) for k in range(s, nr)]
+    ri = np.concatenate([ri[:cp[s]]] + full).astype(np.int64)
+    counts = np.concatenate([counts[:s], nr - np.arange(s, nr)])
+    cp = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    rest.cp, rest.ri = cp, ri
+    rest.nnz = int(cp[-1])
+    rest.rl_ptr, rest.rl_col, rest.rl_pos = _row_lists(cp, ri, nr)
     cols = np.repeat(np.arange(nr), counts)
-    in_tail = cols >= s
-    pos = np.flatnonzero(in_tail)
+    pos = np.arange(cp[s], cp[-1])
     rest.tail = s
     rest.tail_csc = pos.astype(np.intp)
     rest.tail_dense = ((cols[pos] - s) * (nr - s) + (ri[pos] - s)).astype(np.intp)
@@ -941,31 +949,39 @@ STEP_SCALE = 10.0
 class BlockedFit:
     """The fitted objective of several factors, for the result's tables and Satterthwaite's df.
 
-    Holds the unscaled :class:`BlockedProblem` (built once) and answers what
+    Reuses the optimizer's :class:`BlockedProblem` (unit-scaled columns:
+    theta* = d theta elementwise, b* = D b) when given, else builds an
+    unscaled one; answers, in the data's units, what
     :class:`~mlmcompare.lmm.result.LmmResult` asks of an engine.
     """
 
-    def __init__(self, stats: BlockedStats, layout: ThetaLayout):
+    def __init__(self, stats: BlockedStats, layout: ThetaLayout,
+                 objective: BlockedDevianceFunction | None = None):
         self.stats = stats
         self.layout = layout
-        self.problem = BlockedProblem(stats, layout)
+        if objective is not None:
+            self.problem = objective.problem
+        else:
+            self.problem = BlockedProblem(stats, layout)
+        self.scale = self.problem.scale  # per random-effect column (template)
+        self.d = self.scale[layout.rows]  # per theta element
 
     def evaluate(self, theta: np.ndarray) -> BlockedEvaluation:
-        return factorize(self.problem, theta, keep=True)
+        return factorize(self.problem, np.asarray(theta, float) * self.d, keep=True)
 
     def z_rms(self) -> np.ndarray:
         return self.stats.z_scale()
 
     def varpar_gradient(self, varpar: np.ndarray, reml: bool) -> np.ndarray:
         """Gradient of the (RE)ML deviance in (theta, sigma), not profiled over sigma."""
-        theta, sigma = varpar[:-1], float(varpar[-1])
+        theta, sigma = np.asarray(varpar[:-1], float) * self.d, float(varpar[-1])
         ev = factorize(self.problem, theta)
         gp = gradient_pieces(self.problem, ev)
         s2 = sigma * sigma
         G = gradient_matrix(self.problem, ev, gp, 1.0 / s2, reml)
         m = ev.nobs - ev.p if reml else ev.nobs
         g_sigma = -2.0 * ev.r2 / (s2 * sigma) + 2.0 * m / sigma
-        return np.append(2.0 * G[self.layout.rows, self.layout.cols], g_sigma)
+        return np.append(2.0 * G[self.layout.rows, self.layout.cols] * self.d, g_sigma)
 
     def vcov_jacobian(self, varpar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """C = sigma^2 A^{-1} and dC/dvarpar (k+1, p, p), as :func:`.objective.vcov_jacobian`.
@@ -973,7 +989,7 @@ class BlockedFit:
         dA/dtheta_k = -(S_k + S_k'), S_k = sum_j P_tj[r, :]' B_tj[c, :] over the
         levels of theta_k's factor t.
         """
-        theta, sigma = varpar[:-1], float(varpar[-1])
+        theta, sigma = np.asarray(varpar[:-1], float) * self.d, float(varpar[-1])
         prob, lay = self.problem, self.layout
         ev = factorize(prob, theta)
         gp = gradient_pieces(prob, ev)
@@ -987,7 +1003,7 @@ class BlockedFit:
             t = fac_of_col[r]
             o = prob.fac_off[t]
             S = Ps[t][:, r - o, :].T @ Bs[t][:, c - o, :]
-            jac[i] = s2 * Ai @ (S + S.T) @ Ai
+            jac[i] = s2 * Ai @ (S + S.T) @ Ai * self.d[i]
         jac[-1] = 2.0 * sigma * Ai
         return s2 * Ai, jac
 
@@ -995,7 +1011,8 @@ class BlockedFit:
         """Per factor (lme4's order): conditional modes b (l, q) and conditional SDs (l, q).
 
         b_tj = lambda_t u_tj; the conditional covariance sigma^2 lambda_t
-        Omega^{-1}_{tj,tj} lambda_t' (lme4's condVar) from the selected inverse.
+        Omega^{-1}_{tj,tj} lambda_t' (lme4's condVar) from the selected inverse;
+        both mapped back from unit-scaled columns.
         """
         prob = self.problem
         gp = gradient_pieces(prob, ev)
@@ -1003,7 +1020,7 @@ class BlockedFit:
         xs = per_factor(prob, gp.x1, gp.xr)
         for k, x in enumerate(xs):
             o, q = prob.fac_off[k], prob.factors[k].q
-            lam = ev.Lam[o:o + q, o:o + q]
+            lam = ev.Lam[o:o + q, o:o + q] / self.scale[o:o + q, None]
             u = x[..., 0] - x[..., 1:] @ ev.gamma
             b = u @ lam.T
             Zk = gp.Z1 if k == 0 else gp.Zr[prob.rest_own_positions(k)]

@@ -374,6 +374,16 @@ def sparse_selected_inverse(cp, ri, Lval, Zval, acc, mark, where, tail):
         for q in range(cp[j] + 1, cp[j + 1]):
             k = ri[q]
             lkj = Lval[q]
+            if k >= tail:
+                # a full column of the dense tail: Z[i, k] for the rows i >= k of
+                # column j's structure sits at cp[k] + (i - k)
+                for q2 in range(q, cp[j + 1]):
+                    i = ri[q2]
+                    z = Zval[cp[k] + (i - k)]
+                    acc[i] += z * lkj
+                    if i != k:
+                        acc[k] += z * Lval[q2]
+                continue
             for s in range(cp[k], cp[k + 1]):
                 i = ri[s]
                 if mark[i] == j:

@@ -205,7 +205,8 @@ class LmmResult:
         self._opt = opt
         spec = design.spec if design is not None else (source.spec if source is not None else None)
         several = isinstance(stats, BlockedStats)
-        self._engine = BlockedFit(stats, layout) if several else _OneFactor(stats, layout)
+        self._engine = (BlockedFit(stats, layout, opt.objective) if several
+                        else _OneFactor(stats, layout))
         self.factors = _factors_of(stats, layout, random_terms, group_name, block_labels, spec)
         self.several = several
         self.fixed_terms = list(fixed_terms)

@@ -24,9 +24,16 @@ frame give the same fit:
    names the file or partition) and statistics by :func:`stats_from_chunks`,
    the one function that reduces chunks, whether of a file or of a Dask
    partition on a worker;
-3. the checks that need all rows (two groups or more, more rows than
-   levels, full-rank fixed effects, more observations than random effects)
-   run on the accumulated statistics (:func:`check_accumulated`).
+3. the checks that need all rows (two groups or more and more rows than
+   levels per grouping factor, full-rank fixed effects, more observations
+   than random effects per factor, a response that varies) run on the
+   accumulated statistics (:func:`check_accumulated`).
+
+With several grouping factors each chunk gives blocked statistics
+(:class:`~mlmcompare.lmm.blocked.BlockedStats`: per factor and per pair of
+levels that share a row), added up by label as well; a crossed fit then
+holds one small block per pair of levels met in the data (up to one per
+row), a nested one per lower level.
 
 A source object offers ``spec`` (the :class:`RowSpec`) and ``chunks()``
 (the rows again, chunk by chunk, only the used columns), from which
