@@ -313,8 +313,10 @@ def blocked_stats(
     x_shift = xs0 if x_shift is None else np.asarray(x_shift, dtype=float)
     y_shift = ys0 if y_shift is None else float(y_shift)
     factors = []
-    XtX = Xty = None
-    yty = 0.0
+    # X'X, X'y and y'y once (one matrix product), then each factor's blocks
+    Xc = X - x_shift
+    yc = y - y_shift
+    XtX, Xty, yty = Xc.T @ Xc, Xc.T @ yc, float(yc @ yc)
     if block_sizes is None:
         block_sizes = [(len(tm),) for tm in terms]
     for Z, c, lv, name, tm, bs in zip(Zs, codes, levels, names, terms, block_sizes):
@@ -322,11 +324,8 @@ def blocked_stats(
         J, q = len(lv), Z.shape[1]
         n_j, yty_j = np.zeros(J), np.zeros(J)
         ZW = np.zeros((J, q, q + p + 1))
-        XtX_f, Xty_f = np.zeros((p, p)), np.zeros(p)
-        yty = kernels.accumulate_rows(np.asarray(c, dtype=np.intp), X, Z, y, x_shift, float(y_shift),
-                                      n_j, ZW, yty_j, np.zeros(J), np.zeros((J, q)),
-                                      XtX_f, Xty_f)
-        XtX, Xty = XtX_f, Xty_f
+        kb.accumulate_factor(np.asarray(c, dtype=np.intp), X, Z, y, x_shift, float(y_shift),
+                             n_j, ZW, yty_j)
         factors.append(FactorStats(name=name, terms=tuple(tm), block_sizes=tuple(int(b) for b in bs),
                                    levels=np.asarray(lv), n=n_j,
                                    ZtZ=ZW[:, :, :q].copy(), ZtX=ZW[:, :, q:q + p].copy(),
@@ -875,11 +874,14 @@ def gradient_matrix(prob: BlockedProblem, ev: BlockedEvaluation, gp: GradientPie
     Qs = per_factor(prob, gp.Q1, gp.Qr)
     for k, (x, Qm) in enumerate(zip(xs, Qs)):
         o, q = prob.fac_off[k], prob.factors[k].q
-        u = x[..., 0] - x[..., 1:] @ g
-        w = Qm[..., 0] - Qm[..., 1:] @ g
-        W[o:o + q, o:o + q] = w.reshape(-1, q).T @ u.reshape(-1, q)
+        # one BLAS product per factor over all its levels (rows: level x column)
+        x2 = x.reshape(-1, 1 + prob.p)
+        Q2 = Qm.reshape(-1, 1 + prob.p)
+        u = (x2[:, 0] - x2[:, 1:] @ g).reshape(-1, q)
+        w = (Q2[:, 0] - Q2[:, 1:] @ g).reshape(-1, q)
+        W[o:o + q, o:o + q] = w.T @ u
         if with_pab:
-            PA = Qm[..., 1:] @ Ainv
+            PA = (Q2[:, 1:] @ Ainv).reshape(-1, q, prob.p)
             PAB[o:o + q, o:o + q] = np.tensordot(PA, x[..., 1:], axes=([0, 2], [0, 2]))
     return gp.F.T - coef * W - PAB
 

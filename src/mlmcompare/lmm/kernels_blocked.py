@@ -829,3 +829,26 @@ def scalar_pattern(order_q, order_start, position, later_ptr, later):
                     ri[t] = order_start[w] + b
                     t += 1
     return cp, ri
+
+
+@_jit
+def accumulate_factor(codes, X, Z, y, x_shift, y_shift, n_j, ZW, yty_j):
+    """One factor's per-level Z'[Z, X - x_shift, y - y_shift], rows and y'y (no X'X: once is enough)."""
+    n, p = X.shape
+    q = Z.shape[1]
+    m = q + p + 1
+    w = np.empty(m)
+    for r in range(n):
+        g = codes[r]
+        for a in range(q):
+            w[a] = Z[r, a]
+        for a in range(p):
+            w[q + a] = X[r, a] - x_shift[a]
+        yc = y[r] - y_shift
+        w[m - 1] = yc
+        n_j[g] += 1.0
+        yty_j[g] += yc * yc
+        for a in range(q):
+            za = w[a]
+            for b in range(m):
+                ZW[g, a, b] += za * w[b]
