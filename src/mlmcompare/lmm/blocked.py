@@ -48,7 +48,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 import scipy.linalg.lapack as lapack
-import scipy.optimize
 import scipy.sparse as sp
 
 from . import kernels
@@ -900,7 +899,10 @@ def deviance_gradient(prob: BlockedProblem, theta: np.ndarray, reml: bool) -> tu
 
 
 class BlockedDevianceFunction:
-    """The profiled deviance and its gradient for several factors, as the optimizer calls it."""
+    """The profiled deviance and its gradient for several factors, as the optimizer calls it.
+
+    (The search itself is :func:`mlmcompare.lmm.optimize._newton_bfgs`.)
+    """
 
     def __init__(self, stats: BlockedStats, layout: ThetaLayout, reml: bool,
                  scale: np.ndarray | None = None):
@@ -909,42 +911,6 @@ class BlockedDevianceFunction:
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         return deviance_gradient(self.problem, np.asarray(theta, dtype=float), self.reml)
-
-    def minimize(self, theta0: np.ndarray, max_iter: int = 1000,
-                 gtol: float = 1e-6) -> tuple[np.ndarray, float, np.ndarray, int, int]:
-        """Quasi-Newton search from theta0: (theta, deviance, gradient, evaluations, status).
-
-        scipy's L-BFGS-B without bounds, on z = STEP_SCALE * theta: its first
-        step has length 1 in z, a move of 1 / STEP_SCALE in theta (the
-        one-factor search's first step), not a leap away from a good start.
-        It stops near the optimum; the Newton polish pins it (in double
-        precision the line search would spend its evaluations on rounding).
-        """
-        c = STEP_SCALE
-        count = [0]
-        best: dict = {}
-
-        def fun(z):
-            count[0] += 1
-            x = np.asarray(z, dtype=float) / c
-            f, g = self(x)
-            if not np.isfinite(f):
-                return 1e300, np.zeros_like(x)
-            if not best or f < best["f"]:
-                best.update(x=x.copy(), f=float(f), g=np.asarray(g, float).copy())
-            return f, g / c
-
-        scipy.optimize.minimize(fun, c * np.asarray(theta0, float), jac=True, method="L-BFGS-B",
-                                options={"maxiter": max_iter, "ftol": 1e-15, "gtol": gtol / c,
-                                         "maxcor": 20, "maxls": 10})
-        if not best:
-            f, g = self(np.asarray(theta0, float))
-            return np.asarray(theta0, float), float(f), np.asarray(g, float), count[0] + 1, 3
-        return best["x"], best["f"], best["g"], count[0], 0
-
-
-#: the blocked search runs on STEP_SCALE * theta (see BlockedDevianceFunction.minimize)
-STEP_SCALE = 10.0
 
 
 # ------------------------------------------------------------ for the result
