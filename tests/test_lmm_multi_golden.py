@@ -25,17 +25,12 @@ import pytest
 
 from mlmcompare import lmm
 
+from .test_lmm_golden import TOL_BLUP, TOL_DF, TOL_FIXEF, TOL_LOGLIK, TOL_SE, TOL_VC, rel
+
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden" / "multi"
 GOLDEN_DATA = HERE / "golden" / "data"
 FILES = sorted(GOLDEN.glob("*.json"))
-
-TOL_LOGLIK = 1e-6
-TOL_FIXEF = 1e-6
-TOL_SE = 1e-5
-TOL_DF = 1e-3
-TOL_VC = 1e-5
-TOL_BLUP = 1e-5
 
 #: the text (factor) columns of each data set, as make_golden_multi.R wrote them
 FACTORS = {
@@ -67,11 +62,6 @@ def golden_data(g: dict) -> pd.DataFrame:
 def _fit(name: str):
     g = json.loads((GOLDEN / name).read_text())
     return g, lmm.fit(g["formula"], golden_data(g), reml=bool(g["reml"]))
-
-
-def rel(a, b) -> np.ndarray:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    return np.abs(a - b) / np.maximum(np.abs(b), 1e-300)
 
 
 def vc_deviation(r, g: dict) -> float:

@@ -52,7 +52,7 @@ import scipy.sparse as sp
 
 from . import kernels
 from . import kernels_blocked as kb
-from .objective import ThetaLayout
+from .objective import ProfiledCriterion, ThetaLayout
 from .stats import ShiftedFixed, default_shifts
 
 __all__ = [
@@ -323,8 +323,10 @@ def blocked_stats(
         J, q = len(lv), Z.shape[1]
         n_j, yty_j = np.zeros(J), np.zeros(J)
         ZW = np.zeros((J, q, q + p + 1))
-        kb.accumulate_factor(np.asarray(c, dtype=np.intp), X, Z, y, x_shift, float(y_shift),
-                             n_j, ZW, yty_j)
+        # the one-factor pass; its X'X (the same for every factor) is not needed here
+        kernels.accumulate_rows(np.asarray(c, dtype=np.intp), X, Z, y, x_shift, float(y_shift),
+                                n_j, ZW, yty_j, np.zeros(J), np.zeros((J, q)),
+                                np.zeros((p, p)), np.zeros(p))
         factors.append(FactorStats(name=name, terms=tuple(tm), block_sizes=tuple(int(b) for b in bs),
                                    levels=np.asarray(lv), n=n_j,
                                    ZtZ=ZW[:, :, :q].copy(), ZtX=ZW[:, :, q:q + p].copy(),
@@ -688,7 +690,7 @@ class BlockedProblem:
 
 # ---------------------------------------------------------------- evaluation
 @dataclass
-class BlockedEvaluation:
+class BlockedEvaluation(ProfiledCriterion):
     """What one theta determines (scaled, shifted coordinates), copied out of the scratch."""
 
     theta: np.ndarray
@@ -707,15 +709,6 @@ class BlockedEvaluation:
     nobs: int
     p: int
     ok: bool = True
-
-    def deviance(self, reml: bool) -> float:
-        if not self.ok:
-            return np.inf
-        return float(kernels.profiled_deviance(self.ldL2, self.ldRX2, self.r2, self.nobs,
-                                               self.p, reml))
-
-    def sigma2(self, reml: bool) -> float:
-        return self.r2 / (self.nobs - self.p if reml else self.nobs)
 
 
 def _tail_lapack(prob: BlockedProblem, values: np.ndarray, routine) -> bool:

@@ -33,6 +33,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .kernels import _cholesky_in_place
+
 __all__ = [
     "fill_rest",
     "first_factor_pass",
@@ -52,28 +54,6 @@ __all__ = [
 ]
 
 _jit = numba.njit(cache=True, nogil=True)
-
-
-@_jit
-def _chol_small(M) -> bool:
-    """Lower Cholesky factor of the small symmetric M, in place; False if not positive definite."""
-    k = M.shape[0]
-    for j in range(k):
-        s = M[j, j]
-        for t in range(j):
-            s -= M[j, t] * M[j, t]
-        if not s > 0.0:
-            return False
-        d = np.sqrt(s)
-        M[j, j] = d
-        for i in range(j + 1, k):
-            s = M[i, j]
-            for t in range(j):
-                s -= M[i, t] * M[j, t]
-            M[i, j] = s / d
-        for i in range(j):
-            M[i, j] = 0.0
-    return True
 
 
 @_jit
@@ -228,7 +208,7 @@ def first_factor_pass(Lam, M1, X1, y1, nb_ptr, nb_node, nb_vptr, nb_val, sch_ptr
                 for c in range(b, q1):
                     s += T[a, c] * Lam[c, b]
                 L1[j, a, b] = s
-        if not _chol_small(L1[j]):
+        if not _cholesky_in_place(L1[j]):
             return ld, False
         # sol1[j] = L_jj^{-1} lambda1' [Z'y, Z'X]
         for a in range(q1):
@@ -830,25 +810,3 @@ def scalar_pattern(order_q, order_start, position, later_ptr, later):
                     t += 1
     return cp, ri
 
-
-@_jit
-def accumulate_factor(codes, X, Z, y, x_shift, y_shift, n_j, ZW, yty_j):
-    """One factor's per-level Z'[Z, X - x_shift, y - y_shift], rows and y'y (no X'X: once is enough)."""
-    n, p = X.shape
-    q = Z.shape[1]
-    m = q + p + 1
-    w = np.empty(m)
-    for r in range(n):
-        g = codes[r]
-        for a in range(q):
-            w[a] = Z[r, a]
-        for a in range(p):
-            w[q + a] = X[r, a] - x_shift[a]
-        yc = y[r] - y_shift
-        w[m - 1] = yc
-        n_j[g] += 1.0
-        yty_j[g] += yc * yc
-        for a in range(q):
-            za = w[a]
-            for b in range(m):
-                ZW[g, a, b] += za * w[b]
