@@ -172,7 +172,19 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         speedup_target(big_name, "≥ 20x faster than lme4", big.get(LME4), 20),
     ]
     targets += out_of_core_targets(report.get("out_of_core"))
-    return [asdict(t) for t in targets + pipeline_targets(report.get("pipeline"))]
+    targets += pipeline_targets(report.get("pipeline"))
+    targets += multi_targets(report.get("multi_cases") or [])
+    return [asdict(t) for t in targets]
+
+
+def multi_targets(cases: list[dict[str, Any]]) -> list[Target]:
+    """lme4's time over ours for each case with several grouping factors."""
+    out = []
+    for case in cases:
+        name = f"{case['case']} ({case['nobs']:,} rows; {', '.join(case['ngroups'])}), REML from a DataFrame"
+        out.append(speedup_target(name, f"≥ {case['target_vs_lme4']:g}x faster than lme4",
+                                  tools_by_name(case).get(LME4), case["target_vs_lme4"]))
+    return out
 
 
 def pipeline_targets(run: dict[str, Any] | None) -> list[Target]:
@@ -374,29 +386,42 @@ def markdown_report(report: dict[str, Any], plot_name: str | None) -> str:
         "",
         *targets_table(report["targets"]),
         "",
-        "## Cases",
-        "",
-        *case_lines,
-        "",
-        *[f"- {c['case']}: {c['description']}; `{c['formula']}`" for c in report["cases"]],
-        "",
-        f"## Fit time against rows ({report['sweep']['rows_per_group']} rows a group)",
-        "",
-        *sweep_table(sweep_points),
-        "",
     ]
+    if report["cases"]:
+        lines += ["## Cases", "", *case_lines, "",
+                  *[f"- {c['case']}: {c['description']}; `{c['formula']}`" for c in report["cases"]],
+                  ""]
+    if sweep_points:
+        lines += [f"## Fit time against rows ({report['sweep']['rows_per_group']} rows a group)", "",
+                  *sweep_table(sweep_points), ""]
     if plot_name:
         lines += [f"![fit time against rows]({plot_name})", ""]
-    lines += ["Details:", "", *sweep_detail, ""]
+    if sweep_points:
+        lines += ["Details:", "", *sweep_detail, ""]
     if report["out_of_core"] is not None:
         lines += ["## Out of core: parquet file and Dask", "", *out_of_core_lines(report["out_of_core"]), ""]
+    multi = report.get("multi_cases") or []
+    multi_lines, multi_notes = timing_table(multi)
+    if multi:
+        lines += ["## Several grouping factors", "", *multi_lines, "",
+                  *[f"- {c['case']}: {c['description']}; levels "
+                    f"{', '.join(f'{g} {n:,}' for g, n in c['ngroups'].items())}; `{c['formula']}`"
+                    for c in multi], ""]
+        for c in multi:
+            ours = tools_by_name(c).get(OURS)
+            if ours and ours.get("structure"):
+                st = ours["structure"]
+                lines.append(f"- {c['case']}: first factor `{st['first_factor']}` (block-diagonal); "
+                             f"the other factors' {st['rest_size']:,} random effects factored "
+                             f"{st['rest_storage']} ({st['rest_nnz']:,} entries in L)")
+        lines.append("")
     run = report.get("pipeline")
     if run is not None and run["available"]:
         lines += ["## The pipeline", "",
                   f"`{run['command']}` (results in a temporary directory): cold "
                   f"{fmt_time(run['cold_s'])}, then a rerun with nothing changed "
                   f"{fmt_time(run['rerun_s'])}.", ""]
-    all_notes = notes + sweep_notes + out_of_core_notes(report["out_of_core"])
+    all_notes = notes + sweep_notes + out_of_core_notes(report["out_of_core"]) + multi_notes
     if all_notes:
         lines += ["## Notes", "", *all_notes, ""]
     return "\n".join(lines)
@@ -419,7 +444,8 @@ def plot_sweep(report: dict[str, Any], path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     series = sweep_series(report)
-    if not any(series.values()):
+    multi = [(c["case"], c["nobs"], tools_by_name(c)) for c in report.get("multi_cases") or []]
+    if not any(series.values()) and not multi:
         return False
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for tool, pts in series.items():
@@ -428,12 +454,22 @@ def plot_sweep(report: dict[str, Any], path: Path) -> bool:
         rows, med, lo, hi = (np.array(v, float) for v in zip(*pts))
         style = "o-" if len(pts) > 1 else "D"
         ax.errorbar(rows, med, yerr=[med - lo, hi - med], fmt=style, capsize=3, label=tool)
+    # the cases with several grouping factors: ours and lme4 as single marked points
+    for tool, marker in ((OURS, "s"), (LME4, "^")):
+        pts = [(n, r[tool]["median_s"], name) for name, n, r in multi
+               if tool in r and r[tool]["median_s"] is not None]
+        if pts:
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], marker=marker, s=40,
+                       facecolors="none", edgecolors="k" if tool == OURS else "tab:red",
+                       label=f"{tool}, several factors")
+            for n, t, name in pts:
+                ax.annotate(name, (n, t), fontsize=6, xytext=(3, 3), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("rows (100 per group)")
+    ax.set_xlabel("rows (sweep: 100 per group)")
     ax.set_ylabel("fit time, s (median; bars min to max)")
     m = report["machine"]
-    ax.set_title(f"y ~ x * w + (1 + x | g), REML\n{m['cpu_model']}, BLAS threads "
+    ax.set_title(f"y ~ x * w + (1 + x | g) and cases with several factors, REML\n{m['cpu_model']}, BLAS threads "
                  f"{m['blas_thread_env'].get('OPENBLAS_NUM_THREADS', 'default')}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)

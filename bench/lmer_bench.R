@@ -5,7 +5,7 @@
 #
 # Each FACTOR=... argument turns a column into a factor with the given level
 # order (the first level is the reference, as in the Python fits); GROUP is
-# turned into a factor.  WARMUPS untimed fits, then REPEATS timed fits of
+# turned into a factor (several grouping columns: comma-separated, a,b,c).  WARMUPS untimed fits, then REPEATS timed fits of
 # lmer(FORMULA, data, REML = TRUE) with the default lmerControl().  Prints a
 # single JSON object on stdout: times (seconds), logLik, the optimizer's
 # function evaluations, warnings and convergence messages, versions.
@@ -22,7 +22,7 @@ warmups <- as.integer(args[[5]])
 factor_specs <- if (length(args) > 5) args[6:length(args)] else character(0)
 
 dat <- read.csv(csv_path)
-dat[[group_col]] <- factor(dat[[group_col]])
+for (g in strsplit(group_col, ",", fixed = TRUE)[[1]]) dat[[g]] <- factor(dat[[g]])
 for (spec in factor_specs) {
   parts <- strsplit(spec, "=", fixed = TRUE)[[1]]
   dat[[parts[[1]]]] <- factor(dat[[parts[[1]]]], levels = strsplit(parts[[2]], ",", fixed = TRUE)[[1]])

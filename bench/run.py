@@ -23,6 +23,12 @@ Sections (all REML, model ``response ~ slope * factor + (1 + slope | group)``):
 * pipeline: ``snakemake --cores 2`` on ``hs`` with the Monte Carlo study off,
   cold and rerun with nothing changed (``bench/bench_pipeline.py``; not with
   ``--quick`` or ``--no-pipeline``).
+* several grouping factors (``bench/bench_multi.py``): lme4's InstEval
+  (crossed), students x teachers x schools (partially crossed), three-level
+  growth (nested), against lme4.
+
+``--sections`` runs a subset (e.g. ``--sections multi``); a run that leaves
+out a section writes ``bench/results/<sections>.*`` instead of ``latest.*``.
 
 Tools: ``ours: lmm.fit`` end to end from the data frame in memory (the
 reference, as ``lmer()`` is timed), ``ours: fit_from_stats`` (the engine
@@ -100,6 +106,7 @@ from bench_common import (  # noqa: E402
     tool_record,
     unavailable_record,
 )
+from bench_multi import build_multi_cases, run_multi_case  # noqa: E402
 from bench_pipeline import time_pipeline  # noqa: E402
 from bench_report import evaluate_targets, machine_info, write_reports  # noqa: E402
 from bench_scaling import (  # noqa: E402
@@ -373,6 +380,18 @@ def row_count(text: str) -> int:
     return int(value)
 
 
+SECTIONS = ("cases", "sweep", "ooc", "pipeline", "multi")
+
+
+def section_list(text: str) -> tuple[str, ...]:
+    """'multi,cases' -> ('cases', 'multi') in the run's order; unknown names refused."""
+    wanted = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in SECTIONS]
+    if unknown or not wanted:
+        raise argparse.ArgumentTypeError(f"unknown section(s) {unknown}; choose from {SECTIONS}")
+    return tuple(s for s in SECTIONS if s in wanted)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true",
@@ -397,6 +416,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "minute; off anyway with --quick)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (it is off anyway when stderr is not a terminal)")
+    p.add_argument("--sections", type=section_list, default=SECTIONS,
+                   help="comma-separated sections to run: " + ",".join(SECTIONS)
+                        + " (default all); a subset writes bench/results/<sections>.*")
     args = p.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         p.error("--repeats must be at least 1")
@@ -424,13 +446,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: 1-min load average {load_before[0]} on {os.cpu_count()} cores; "
               "other work will inflate and scatter the times", file=sys.stderr)
     t_start = time.perf_counter()
+    sections = set(args.sections)
     with tempfile.TemporaryDirectory(prefix="mlmcompare-bench-") as tmp:
         tmpdir = Path(tmp)
-        cases = build_cases(args, tmpdir, write_csv=isinstance(lme4_available, tuple))
-        sizes = sweep_sizes(args.max_rows)
+        write_csv = isinstance(lme4_available, tuple)
+        cases = build_cases(args, tmpdir, write_csv) if "cases" in sections else []
+        sizes = sweep_sizes(args.max_rows) if "sweep" in sections else []
         sweep_plans = [sweep_plan(n, args) for n in sizes]
-        ooc_plan = scale_plan(args.quick, args.repeats) if args.parquet_rows else None
-        planned = sum(p.total_repeats for p in [c.plan for c in cases] + sweep_plans
+        ooc_plan = (scale_plan(args.quick, args.repeats)
+                    if args.parquet_rows and "ooc" in sections else None)
+        multi = build_multi_cases(args, tmpdir, write_csv) if "multi" in sections else []
+        planned = sum(p.total_repeats for p in [c.plan for c in cases + multi] + sweep_plans
                       + ([ooc_plan] if ooc_plan else []))
         progress = Progress(planned, enabled=not args.no_progress)
         try:
@@ -444,10 +470,12 @@ def main(argv: list[str] | None = None) -> int:
                 warmup = simulated_parquet(WARMUP_ROWS, tmpdir, "warmup")
                 out_of_core = run_out_of_core(parquet, warmup, ooc_plan, progress,
                                               dataframe_estimates(sweep, args.parquet_rows))
+            multi_results = [run_multi_case(case, lme4_available, progress) for case in multi]
+            del multi
         finally:
             progress.close()
         pipeline = None
-        if not (args.quick or args.no_pipeline):
+        if not (args.quick or args.no_pipeline) and "pipeline" in sections:
             print("[pipeline] snakemake on hs, cold then rerun ...", file=sys.stderr, flush=True)
             pipeline = time_pipeline(REPO_ROOT, tmpdir)
     report = {
@@ -458,9 +486,12 @@ def main(argv: list[str] | None = None) -> int:
         "sweep": {"rows_per_group": ROWS_PER_GROUP, "points": sweep},
         "out_of_core": out_of_core,
         "pipeline": pipeline,
+        "multi_cases": multi_results,
+        "sections": list(args.sections),
     }
     report["targets"] = evaluate_targets(report)
-    stem = "quick" if args.quick else "latest"
+    stem = "quick" if args.quick else ("latest" if set(args.sections) == set(SECTIONS)
+                                       else "-".join(args.sections))
     written = write_reports(report, RESULTS_DIR, stem)
     print(f"wrote {', '.join(str(p.relative_to(REPO_ROOT)) for p in written)} "
           f"({report['total_wall_s']:.0f} s)", file=sys.stderr)

@@ -4,6 +4,7 @@
     mlmcompare run [--datasets hs hsfull] [--cores 2]   the Snakemake pipeline of a checkout
     mlmcompare render reports/handout.qmd --manifest results/hs/manifest.json --out handout.html
     mlmcompare fit "mathach ~ ses + (1 | school)" data/hs.csv [--ml]
+    mlmcompare fit "strength ~ 1 + (1 | batch/cask)" pastes.csv     (nested; crossed: (1|a) + (1|b))
     mlmcompare verify results/hs/manifest.json [...]   re-hash every file, compare the environment
 """
 
@@ -109,13 +110,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     data = pd.read_csv(args.csv)
     res = lmm.fit(args.formula, data, reml=not args.ml)
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(f"{'REML' if not args.ml else 'ML'} fit: {args.formula}")
-        print(f"nobs {res.nobs}, groups {res.ngroups}, logLik {res.loglik:.4f}, AIC {res.aic:.4f}, BIC {res.bic:.4f}")
-        print(res.coef.to_string(index=False))
-        print(res.varcorr_table().to_string(index=False))
-        for w in res.warnings:
-            print(f"warning: {w}")
+    print(f"{'REML' if not args.ml else 'ML'} fit: {args.formula}")
+    print(f"nobs {res.nobs}, logLik {res.loglik:.4f}, AIC {res.aic:.4f}, BIC {res.bic:.4f}\n")
+    print(res.summary())
     return 0
 
 

@@ -16,9 +16,9 @@ DATA = Path(__file__).parents[2] / "data"
 @pytest.mark.parametrize(
     "formula, pattern",
     [
-        ("mathach ~ ses + (1 | school) + (1 | Sector)", "several grouping factors"),
-        ("mathach ~ ses + (1 | Sector/school)", "nested or crossed grouping"),
-        ("mathach ~ ses + (1 | Sector:school)", "nested or crossed grouping"),
+        ("mathach ~ ses + (1 | school + Sector)", "grouping expression 'school \\+ Sector'"),
+        ("mathach ~ ses + (1 | school * Sector)", "grouping expression"),
+        ("mathach ~ ses + (1 | log(school))", "plain column name, an interaction"),
         ("mathach ~ ses", "no random term"),
         ("mathach ~ ses + (1 | school):ses", "parenthesised group"),
         ("mathach ~ ses - (1 | school)", "cannot subtract a random term"),

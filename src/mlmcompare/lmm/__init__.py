@@ -1,4 +1,4 @@
-"""The linear mixed-model engine of mlmcompare (one grouping factor).
+"""The linear mixed-model engine of mlmcompare (one or several grouping factors).
 
 A fit is a short pipeline of named stages, each a small function passing
 one object along (as lme4's lFormula -> mkLmerDevfun -> optimizeLmer ->
@@ -8,8 +8,10 @@ mkMerMod):
     build_design    + data -> checked X, Z, y, group codes (Design)    (design.py, checks.py)
       or a source   parquet files / Dask partitions -> chunks          (sources.py)
     sufficient_stats  one pass over the rows -> per-group Z'Z, Z'X, Z'y (stats.py)
+      or blocked_stats  several factors: per factor and per pair of levels (blocked.py)
     optimize_theta  profiled (RE)ML deviance over theta, analytic gradient
-                                                                       (objective.py, optimize.py)
+                    (objective.py; blocked.py and kernels_blocked.py for several factors;
+                    optimize.py)
     LmmResult       fixed effects, Satterthwaite df, variance components,
                     BLUPs, fitted values, verdicts                     (result.py, satterthwaite.py)
 
@@ -20,7 +22,9 @@ Satterthwaite set-up of a result are built on first use.
 Public entry points
 -------------------
 ``fit(formula, data, reml=True)``
-    lme4 formula syntax, e.g. ``"mathach ~ ses * Sector + (1 + ses | school)"``.
+    lme4 formula syntax, e.g. ``"mathach ~ ses * Sector + (1 + ses | school)"``,
+    crossed ``(1 | plate) + (1 | sample)``, nested ``(1 | batch/cask)``,
+    interactions ``(1 | Worker:Machine)``.
     ``data`` is a pandas DataFrame (rows kept: fitted values and residuals
     at hand), a parquet file or directory of parquet files (read in record
     batches of the used columns, never all at once) or a Dask DataFrame
@@ -47,7 +51,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .checks import check_nobs_vs_nre
+from .blocked import BlockedStats, blocked_stats, stats_from_design
+from .checks import check_nobs_vs_nre, check_not_exact_fit
 from .design import ChunkMatrices, Design, RowSpec, build_design, row_spec
 from .formula import ParsedFormula, RandomBar, parse_formula
 from .lrt import chibar_pvalue, lrt
@@ -65,6 +70,8 @@ __all__ = [
     "VarCorr",
     "SufficientStats",
     "sufficient_stats",
+    "BlockedStats",
+    "blocked_stats",
     "parse_formula",
     "build_design",
     "ParsedFormula",
@@ -91,13 +98,15 @@ def fit(
     progress: bool = False,
     batch_size: int | None = None,
 ) -> LmmResult:
-    """Fit a linear mixed model with one grouping factor by REML (default) or ML.
+    """Fit a linear mixed model by REML (default) or ML.
 
     Parameters
     ----------
     formula : lme4 syntax ``"y ~ fixed + (terms | group)"``; ``||`` for
         uncorrelated terms; several bars on the same grouping factor give a
-        block-diagonal covariance.
+        block-diagonal covariance; bars on different factors are crossed
+        (``(1 | a) + (1 | b)``) or nested (``(1 | a/b)`` = ``(1 | a) +
+        (1 | b:a)``); ``a:b`` groups by the combinations of two columns.
     data : the rows, no missing values in the columns used: a pandas
         DataFrame; a path (``str`` or ``os.PathLike``) to a parquet file or
         to a directory of parquet files; a list of parquet paths; or a Dask
@@ -146,6 +155,11 @@ def _fit_frame(formula: str, data: pd.DataFrame, reml: bool,
         from .sources import check_declared_levels# refused as it is for files
 
         check_declared_levels(design.spec, levels)
+    if design.spec.several:
+        stats = stats_from_design(design)
+        return fit_stages(stats, stats.block_sizes(), reml, theta_start, formula=formula,
+                          fixed_terms=design.fixed_terms, response=design.parsed.response,
+                          design=design)
     stats = sufficient_stats(design.X, design.Z, design.y, design.codes, levels=design.levels)
     return fit_stages(
         stats, design.block_sizes, reml, theta_start,
@@ -164,6 +178,10 @@ def _fit_source(formula: str, src, reml: bool,
     """A fit from a chunked source: statistics in one pass, rows re-read on demand."""
     stats = src.sufficient_stats()
     spec = src.spec
+    if spec.several:
+        return fit_stages(stats, stats.block_sizes(), reml, theta_start, formula=formula,
+                          fixed_terms=list(spec.fixed_terms), response=spec.parsed.response,
+                          source=src)
     return fit_stages(
         stats, spec.block_sizes, reml, theta_start,
         formula=formula,
@@ -178,15 +196,45 @@ def _fit_source(formula: str, src, reml: bool,
 
 def fit_stages(stats: SufficientStats, block_sizes: Sequence[int], reml: bool,
                theta_start: Sequence[float] | None, **labels) -> LmmResult:
-    """The stages after the statistics: layout -> optimizer -> result."""
+    """The stages after the statistics: layout -> optimizer -> result.
+
+    Several factors: the blocks follow lme4's order of terms (``block_sizes``
+    is taken from the statistics).
+    """
+    if isinstance(stats, BlockedStats):
+        stats = stats.in_lme4_order()
+        block_sizes = stats.block_sizes()
+    response = labels.get("response") or "the response"
+    ss = stats.ss_about_mean()
+    check_not_exact_fit(stats.XtX, stats.Xty, stats.yty, ss, response, labels["fixed_terms"])
     layout = make_layout(tuple(block_sizes))
     opt = optimize_theta(stats, layout, reml,
                          None if theta_start is None else np.asarray(theta_start, float))
-    return LmmResult(reml=reml, stats=stats, layout=layout, opt=opt, **labels)
+    result = LmmResult(reml=reml, stats=stats, layout=layout, opt=opt, **labels)
+    _check_residual_variance(result, ss)
+    return result
+
+
+#: a residual variance below this share of the response's variance is no estimate
+RESIDUAL_SHARE_TOL = 1e-12
+
+
+def _check_residual_variance(result: LmmResult, ss_about_mean: float) -> None:
+    """Refuse a fit whose residual variance went to 0 (the random effects reproduce y)."""
+    var_y = ss_about_mean / max(result.nobs - 1, 1)
+    if var_y > 0 and result.sigma2 <= RESIDUAL_SHARE_TOL * var_y:
+        name = result.response or "the response"
+        raise ValueError(
+            f"{name!r} is reproduced exactly by the fixed effects and the random effects of "
+            f"{result.group_name!r} (residual variance {result.sigma2:.3g} against a response "
+            f"variance of {var_y:.3g}): the residual variance is 0 at the optimum and cannot be "
+            "estimated; the response does not vary within the random effects' levels beyond "
+            "what the fixed effects explain"
+        )
 
 
 def fit_from_stats(
-    stats: SufficientStats,
+    stats: SufficientStats | BlockedStats,
     block_sizes: Sequence[int] | None = None,
     reml: bool = True,
     *,
@@ -200,8 +248,23 @@ def fit_from_stats(
 
     ``block_sizes`` splits the q random-effect columns (in order) into
     unstructured covariance blocks; default one block of all q columns.
-    Term names default to ``x1..xp`` and ``z1..zq``.
+    Term names default to ``x1..xp`` and ``z1..zq``.  For
+    :class:`BlockedStats` (several factors) the factors carry their names,
+    terms and blocks, and ``block_sizes`` / ``random_terms`` / ``group_name``
+    are not used.
     """
+    if isinstance(stats, BlockedStats):
+        p = stats.p
+        fixed_terms = list(fixed_terms) if fixed_terms is not None else [f"x{i + 1}" for i in range(p)]
+        if len(fixed_terms) != p:
+            raise ValueError(f"need {p} fixed term names")
+        for f in stats.factors:
+            if f.nlevels < 2:
+                raise ValueError(f"grouping factor {f.name!r} has {f.nlevels} level(s); a random "
+                                 "effect needs at least 2 groups")
+            check_nobs_vs_nre(stats.nobs, f.nlevels, f.q, f.name)
+        return fit_stages(stats, stats.block_sizes(), reml, theta_start, formula=formula,
+                          fixed_terms=fixed_terms)
     p, q = stats.p, stats.q
     sizes = tuple(block_sizes) if block_sizes is not None else (q,)
     if sum(sizes) != q or any(s < 1 for s in sizes):

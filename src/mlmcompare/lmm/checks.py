@@ -18,7 +18,11 @@ import scipy.linalg
 __all__ = [
     "check_columns_exist",
     "check_missing",
+    "check_finite_columns",
+    "check_finite_matrix",
     "check_response",
+    "check_response_varies",
+    "check_not_exact_fit",
     "check_grouping",
     "check_numeric_random",
     "check_numeric_column",
@@ -89,6 +93,56 @@ def check_missing(data: pd.DataFrame | Mapping[str, pd.Series], columns: Sequenc
         )
 
 
+def _plain(values: np.ndarray, k: int = 5) -> str:
+    """Distinct values as plain text ('inf', '-inf', '1.5'), not numpy reprs."""
+    shown = [str(float(v)) if np.isfinite(v) else ("inf" if v > 0 else "-inf") for v in
+             pd.unique(np.asarray(values, dtype=float))[:k]]
+    return ", ".join(shown)
+
+
+def check_finite_columns(data: pd.DataFrame | Mapping[str, pd.Series], columns: Sequence[str]) -> None:
+    """No infinite values in the numeric columns the model uses as predictors.
+
+    Checked before any product is formed (an inf times a 0 indicator would
+    be a NaN deep inside the fit).  Missing values are check_missing's.
+    """
+    problems = []
+    for col in columns:
+        values = data[col]
+        dt = values.dtype
+        if not (isinstance(dt, np.dtype) and dt.kind == "f") and not (
+                pd.api.types.is_float_dtype(dt) and not isinstance(dt, pd.CategoricalDtype)):
+            continue  # ints, bools and text hold no infinities
+        v = values.to_numpy(dtype=float, na_value=np.nan)
+        bad = np.isinf(v)
+        if bad.any():
+            problems.append(
+                f"column {col!r} has {int(bad.sum())} infinite value(s) ({_plain(v[bad])}) "
+                f"in rows {_show_rows(values.index, bad)}"
+            )
+    if problems:
+        raise ValueError(
+            "infinite values: " + "; ".join(problems)
+            + ". lmm.fit needs finite predictors; remove or replace them first"
+        )
+
+
+def check_finite_matrix(M: np.ndarray, names: Sequence[str], index: pd.Index, where: str) -> None:
+    """Every column of a model matrix built from transformations (log, 1/x) must be finite."""
+    ok = np.isfinite(M)
+    if ok.all():
+        return
+    bad_cols = np.flatnonzero(~ok.all(axis=0))
+    parts = []
+    for j in bad_cols[:5]:
+        rows = ~ok[:, j]
+        parts.append(f"column {names[j]!r} is {_plain(M[rows, j])} in rows {_show_rows(index, rows)}")
+    raise ValueError(
+        f"the {where} has non-finite values: " + "; ".join(parts)
+        + " (from a transformation such as log(0)); remove those rows or change the formula"
+    )
+
+
 def check_response(y: pd.Series, name: str) -> np.ndarray:
     """The response must be numeric and finite; returns it as float64."""
     if isinstance(y.dtype, pd.CategoricalDtype) or not (
@@ -103,6 +157,42 @@ def check_response(y: pd.Series, name: str) -> np.ndarray:
             f"(NaN or infinite) in rows {_show_rows(y.index, bad)}"
         )
     return values
+
+
+def check_response_varies(y: np.ndarray, name: str) -> None:
+    """The response must not be constant (lme4's checkResponse)."""
+    if y.size and np.ptp(y) == 0:
+        raise ValueError(
+            f"response {name!r} is constant (every row is {_plain(y[:1])}): there is no "
+            "variation for a mixed model to split into components"
+        )
+
+
+def exact_fit_share(XtX: np.ndarray, Xty: np.ndarray, yty: float, ss_about_mean: float) -> float:
+    """Share of the response's spread left by least squares on X (from cross-products)."""
+    if not ss_about_mean > 0:
+        return 0.0
+    try:
+        c = np.linalg.cholesky(XtX)
+        z = scipy.linalg.solve_triangular(c, Xty, lower=True)
+    except np.linalg.LinAlgError:
+        return 1.0  # rank trouble is check_fixed_rank's to report
+    return max(float(yty - z @ z), 0.0) / ss_about_mean
+
+
+def check_not_exact_fit(XtX: np.ndarray, Xty: np.ndarray, yty: float, ss_about_mean: float,
+                        name: str, fixed_terms: Sequence[str]) -> None:
+    """The response must not be an exact linear function of the fixed effects.
+
+    Its residuals on X would be 0, so sigma -> 0 and the likelihood has no
+    maximum (lme4 ends such a fit in a failed convergence check).
+    """
+    if exact_fit_share(XtX, Xty, yty, ss_about_mean) <= 1e-20:
+        raise ValueError(
+            f"response {name!r} is an exact linear function of the fixed effects "
+            f"({', '.join(fixed_terms)}): its residuals are 0, so the residual and "
+            "random-effect variances cannot be estimated"
+        )
 
 
 def check_grouping(codes: np.ndarray, name: str, nobs: int) -> None:
@@ -227,12 +317,13 @@ def check_fixed_rank(X: np.ndarray, names: Sequence[str], tol: float = RANK_TOL)
         )
 
 
-def check_nobs_vs_nre(nobs: int, ngroups: int, q: int) -> None:
-    """More observations than random effects, else sigma is not identifiable."""
+def check_nobs_vs_nre(nobs: int, ngroups: int, q: int, group: str | None = None) -> None:
+    """More observations than random effects of each factor, else sigma is not identifiable."""
     nre = ngroups * q
     if nobs <= nre:
+        which = f" of grouping factor {group!r}" if group else ""
         raise ValueError(
-            f"number of observations ({nobs}) <= number of random effects ({nre} = "
+            f"number of observations ({nobs}) <= number of random effects{which} ({nre} = "
             f"{ngroups} groups x {q} terms); the residual variance and the random "
             "effects variances are probably unidentifiable"
         )

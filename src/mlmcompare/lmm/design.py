@@ -47,7 +47,8 @@ from formulaic.errors import DataMismatchWarning
 from . import checks
 from .formula import ParsedFormula, _split_top, parse_formula
 
-__all__ = ["Design", "build_design", "RowSpec", "ChunkMatrices", "row_spec", "formula_columns"]
+__all__ = ["Design", "build_design", "RowSpec", "ChunkMatrices", "FactorSpec", "row_spec",
+           "formula_columns", "factor_codes"]
 
 #: the names of a fixed-effects term's factors (data columns), as written
 Term = tuple[str, ...]
@@ -60,12 +61,30 @@ _FORMULA_CONTEXT: dict[str, object] = {"np": np, "numpy": np, "pd": pd, "pandas"
 # ------------------------------------------------------------------ results
 @dataclass
 class ChunkMatrices:
-    """The model matrices of one chunk of rows."""
+    """The model matrices of one chunk of rows.
+
+    One grouping factor: ``groups`` holds each row's label.  Several:
+    ``factors`` holds, per factor of the spec, each row's level code and
+    the chunk's levels (``groups`` is None).
+    """
 
     y: np.ndarray  # (n,) float
     X: np.ndarray  # (n, p) float
     Z: np.ndarray  # (n, q) float
-    groups: np.ndarray  # (n,) group labels as they are in the data (not codes)
+    groups: np.ndarray | None  # (n,) group labels as they are in the data (not codes)
+    factors: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # (codes, levels) per factor
+
+
+@dataclass(frozen=True)
+class FactorSpec:
+    """One grouping factor of the random part: its bars' columns and covariance blocks."""
+
+    name: str  # lme4's name, e.g. "school" or "class:school"
+    columns: tuple[str, ...]  # data columns whose combinations are its levels
+    z_index: tuple[int, ...]  # its columns of Z (all bars on it, in formula order)
+    random_terms: tuple[str, ...]
+    block_sizes: tuple[int, ...]
+    block_bars: tuple[str, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,6 +101,9 @@ class RowSpec:
     fast: bool  # X by our own builder (else formulaic's ModelSpec of the first chunk)
     fixed_plan: _FastFixed | _FormulaicPart = field(repr=False)
     bar_plans: tuple[_SimpleBar | _FormulaicPart, ...] = field(repr=False)
+    factors: tuple[FactorSpec, ...] = ()  # the grouping factors, in formula order
+    #: every covariance block in formula order, as (factor, block within the factor)
+    block_factors: tuple[tuple[int, int], ...] = ()
 
     @property
     def response(self) -> str:
@@ -90,6 +112,17 @@ class RowSpec:
     @property
     def group(self) -> str:
         return self.parsed.group
+
+    @property
+    def several(self) -> bool:
+        """True when the random part has more than one grouping factor."""
+        return len(self.factors) > 1
+
+    @property
+    def predictor_columns(self) -> tuple[str, ...]:
+        """The used columns other than the response and the grouping columns."""
+        skip = {self.response, *self.parsed.group_columns}
+        return tuple(c for c in self.columns if c not in skip)
 
     def matrices(self, chunk: pd.DataFrame) -> ChunkMatrices:
         """y, X, Z and group labels of ``chunk``, after the per-chunk checks.
@@ -106,13 +139,32 @@ class RowSpec:
         y = checks.check_response(cols[self.response], self.response)
         for plan, bar in zip(self.bar_plans, self.parsed.bars):
             checks.check_numeric_random(cols, plan.variables, str(bar))
+        checks.check_finite_columns(cols, self.predictor_columns)
         X = self.fixed_plan.matrix(chunk, cols)
         Z = _random_matrix(self.bar_plans, chunk, cols)
-        return ChunkMatrices(y=y, X=X, Z=Z, groups=cols[self.group].to_numpy())
+        if not self.fast:
+            checks.check_finite_matrix(X, self.fixed_terms, chunk.index, "fixed-effects matrix")
+        if any(isinstance(p, _FormulaicPart) for p in self.bar_plans):
+            checks.check_finite_matrix(Z, self.random_terms, chunk.index, "random-effects matrix")
+        if self.several:
+            return ChunkMatrices(y=y, X=X, Z=Z, groups=None,
+                                 factors=tuple(factor_codes(cols, f.columns) for f in self.factors))
+        (only,) = self.factors
+        if len(only.columns) == 1:
+            return ChunkMatrices(y=y, X=X, Z=Z, groups=cols[only.columns[0]].to_numpy())
+        codes, levels = factor_codes(cols, only.columns)
+        return ChunkMatrices(y=y, X=X, Z=Z, groups=levels[codes])
 
 
 @dataclass
 class Design:
+    """The checked matrices of the whole data.
+
+    One grouping factor: ``codes`` and ``levels`` are its rows' codes and its
+    labels.  Several: ``factor_codes`` / ``factor_levels`` hold them per
+    factor of ``spec.factors`` (``codes`` and ``levels`` are those of the first).
+    """
+
     parsed: ParsedFormula
     y: np.ndarray  # (n,)
     X: np.ndarray  # (n, p)
@@ -125,6 +177,9 @@ class Design:
     block_bars: tuple[str, ...]  # the bar each block comes from (for messages)
     index: pd.Index  # row labels of the data
     spec: RowSpec  # how the rows became X, Z, y (to rebuild them for new rows)
+    factor_codes: tuple[np.ndarray, ...] = ()
+    factor_levels: tuple[np.ndarray, ...] = ()
+    frame: pd.DataFrame | None = field(default=None, repr=False)  # the data as given (for augment)
 
     @property
     def nobs(self) -> int:
@@ -559,7 +614,7 @@ def formula_columns(formula: str | ParsedFormula) -> tuple[str, ...]:
     Known before any row is read, so that a file can be read for these columns only.
     """
     parsed, _, _, fixed_vars, random_vars = _read_formula(formula)
-    return tuple(dict.fromkeys([parsed.response, parsed.group, *fixed_vars,
+    return tuple(dict.fromkeys([parsed.response, *parsed.group_columns, *fixed_vars,
                                 *(v for vs in random_vars for v in vs)]))
 
 
@@ -588,7 +643,7 @@ def row_spec(formula: str | ParsedFormula, first: pd.DataFrame, *,
     checks.check_columns_exist(first, fixed_vars, f"the fixed part {parsed.fixed!r}")
     for bar, vs in zip(parsed.bars, random_vars):
         checks.check_columns_exist(first, vs, f"random term {bar}")
-    checks.check_columns_exist(first, [parsed.group], "the grouping factor")
+    checks.check_columns_exist(first, parsed.group_columns, "the grouping factor(s)")
     used = formula_columns(parsed)
     for bar, vs in zip(parsed.bars, random_vars):
         checks.check_numeric_random(first, vs, str(bar))
@@ -614,7 +669,8 @@ def row_spec(formula: str | ParsedFormula, first: pd.DataFrame, *,
             "effects (y ~ 0 + (...)) is not supported"
         )
 
-    bar_plans, random_terms, sizes, bars = _random_part(parsed, simple_bars, random_vars, first)
+    bar_plans, random_terms, sizes, bars, factors, block_factors = _random_part(
+        parsed, simple_bars, random_vars, first)
     return RowSpec(
         parsed=parsed,
         fixed_terms=tuple(fixed_terms),
@@ -626,19 +682,24 @@ def row_spec(formula: str | ParsedFormula, first: pd.DataFrame, *,
         fast=use_fast,
         fixed_plan=fixed_plan,
         bar_plans=tuple(bar_plans),
+        factors=factors,
+        block_factors=block_factors,
     )
 
 
 def _random_part(parsed: ParsedFormula, simple_bars: Sequence[_SimpleBar | None],
                  random_vars: Sequence[Sequence[str]], first: pd.DataFrame):
-    """Builders, column names, block sizes and block labels of the random part.
+    """Builders, column names, block sizes and block labels of the random part, and its factors.
 
-    One covariance block per bar, or one per column for ``||``.
+    One covariance block per bar, or one per column for ``||``; the bars of
+    one grouping factor make that factor's block-diagonal covariance.
     """
     plans: list[_SimpleBar | _FormulaicPart] = []
     random_terms: list[str] = []
     sizes: list[int] = []
     bars: list[str] = []
+    per_factor: dict[str, dict] = {}
+    block_factors: list[tuple[int, int]] = []
     for bar, simple, vs in zip(parsed.bars, simple_bars, random_vars):
         if simple is not None:
             plan, names = simple, simple.names
@@ -646,21 +707,34 @@ def _random_part(parsed: ParsedFormula, simple_bars: Sequence[_SimpleBar | None]
             plan, names = _formulaic_part(bar.expr, first, f"random-effects columns of {bar}", vs, {})
         if not names:
             raise ValueError(f"random term {bar} has no columns")
+        fac = per_factor.setdefault(bar.group, {"columns": bar.factors, "z": [], "terms": [],
+                                                "sizes": [], "bars": []})
         for name in names:
-            if name in random_terms:
+            if name in fac["terms"]:
                 raise ValueError(
                     f"random-effect column {name!r} appears in more than one random term "
-                    f"(again in {bar}); each column may appear once"
+                    f"of {bar.group!r} (again in {bar}); each column may appear once per "
+                    "grouping factor"
                 )
+        fac["z"].extend(range(len(random_terms), len(random_terms) + len(names)))
+        fac["terms"].extend(names)
         random_terms.extend(names)
         plans.append(plan)
         if bar.uncorrelated:
-            sizes.extend([1] * len(names))
-            bars.extend([str(bar)] * len(names))
+            block_sizes, block_bars = [1] * len(names), [str(bar)] * len(names)
         else:
-            sizes.append(len(names))
-            bars.append(str(bar))
-    return plans, random_terms, sizes, bars
+            block_sizes, block_bars = [len(names)], [str(bar)]
+        sizes.extend(block_sizes)
+        bars.extend(block_bars)
+        f_index = list(per_factor).index(bar.group)
+        block_factors.extend((f_index, len(fac["sizes"]) + i) for i in range(len(block_sizes)))
+        fac["sizes"].extend(block_sizes)
+        fac["bars"].extend(block_bars)
+    factors = tuple(FactorSpec(name=g, columns=tuple(f["columns"]), z_index=tuple(f["z"]),
+                               random_terms=tuple(f["terms"]), block_sizes=tuple(f["sizes"]),
+                               block_bars=tuple(f["bars"]))
+                    for g, f in per_factor.items())
+    return plans, random_terms, sizes, bars, factors, tuple(block_factors)
 
 
 # ------------------------------------------------------------- whole data
@@ -683,6 +757,32 @@ def _group_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.intp), np.asarray(levels)
 
 
+def factor_codes(cols: Mapping[str, pd.Series] | pd.DataFrame,
+                 columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's level code and the observed levels of a grouping factor.
+
+    One column: its values (a Categorical keeps its category order).  An
+    interaction of columns: the observed combinations, ordered by the
+    columns' own level orders, labelled as R labels them (``"a:A"``).
+    """
+    if len(columns) == 1:
+        return _group_codes(cols[columns[0]])
+    parts = [_group_codes(cols[c]) for c in columns]
+    key = np.zeros(len(parts[0][0]), dtype=np.int64)
+    for codes, levels in parts:
+        key = key * len(levels) + codes
+    codes, uniq = pd.factorize(key, sort=True)
+    labels = []
+    rest = uniq.copy()
+    for _, levels in reversed(parts):
+        labels.append(np.asarray(levels).astype(str)[rest % len(levels)])
+        rest //= len(levels)
+    joined = labels[-1].astype(object)
+    for lab in reversed(labels[:-1]):
+        joined = joined + ":" + lab.astype(object)
+    return codes.astype(np.intp), np.asarray(joined, dtype=object)
+
+
 def build_design(formula: str | ParsedFormula, data: pd.DataFrame, *,
                  levels: Mapping[str, Sequence] | None = None) -> Design:
     """Validate the inputs and build y, X, Z and group codes (see module docstring).
@@ -693,11 +793,20 @@ def build_design(formula: str | ParsedFormula, data: pd.DataFrame, *,
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     spec = row_spec(formula, data, levels=levels)
     m = spec.matrices(data)
-    codes, levels = _group_codes(data[spec.group])
     n = m.y.shape[0]
-    checks.check_grouping(codes, spec.group, n)
+    if spec.several:
+        fcodes = tuple(c for c, _ in m.factors)
+        flevels = tuple(lv for _, lv in m.factors)
+    else:
+        codes1, levels1 = factor_codes(data, spec.factors[0].columns)
+        fcodes, flevels = (codes1,), (levels1,)
+    checks.check_response_varies(m.y, spec.response)
+    for f, codes, lv in zip(spec.factors, fcodes, flevels):
+        checks.check_grouping(codes, f.name, n)
     checks.check_fixed_rank(m.X, spec.fixed_terms)
-    checks.check_nobs_vs_nre(n, len(levels), m.Z.shape[1])
+    for f, lv in zip(spec.factors, flevels):
+        checks.check_nobs_vs_nre(n, len(lv), len(f.z_index), f.name)
+    codes, levels = fcodes[0], flevels[0]
     return Design(
         parsed=spec.parsed,
         y=m.y,
@@ -711,4 +820,7 @@ def build_design(formula: str | ParsedFormula, data: pd.DataFrame, *,
         block_bars=spec.block_bars,
         index=data.index,
         spec=spec,
+        factor_codes=fcodes,
+        factor_levels=flevels,
+        frame=data,
     )

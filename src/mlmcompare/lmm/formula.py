@@ -7,12 +7,14 @@ formula that formulaic can read, and a list of random-effect bars
 look at data; turning the random expressions into model-matrix columns and
 covariance blocks happens in :mod:`mlmcompare.lmm.design`.
 
-Supported: one grouping factor, any number of bars on it, ``||`` (expanded
-later into one block per column, as lme4 does for numeric columns), ``0 +``
-and ``- 1`` in either part.  Refused with a ``ValueError`` that says what is
-unsupported: several different grouping factors, nested (``a/b``) or
-interaction (``a:b``) grouping, bars inside other operators, formulas
-without a random term.
+Supported: any number of bars on any number of grouping factors (crossed
+``(1 | a) + (1 | b)``), interactions of factor columns as grouping factors
+(``(1 | a:b)``), nesting ``(x | a/b)``, which is ``(x | a) + (x | b:a)``
+with lme4's names (``a/b/c`` gives ``a``, ``b:a`` and ``c:(b:a)``), ``||``
+(expanded later into one block per column, as lme4 does for numeric
+columns), ``0 +`` and ``- 1`` in either part.  Refused with a
+``ValueError`` that says what is unsupported: other operators in a grouping
+expression, bars inside other operators, formulas without a random term.
 """
 
 from __future__ import annotations
@@ -27,11 +29,21 @@ _NAME = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
 
 @dataclass(frozen=True)
 class RandomBar:
-    """One ``(expr | group)`` or ``(expr || group)`` term of the formula."""
+    """One ``(expr | group)`` or ``(expr || group)`` term of the formula.
+
+    ``group`` is lme4's name of the grouping factor (``school``,
+    ``class:school``); ``factors`` are the data columns whose combinations
+    are its levels, in the order of the name (one column for a plain factor).
+    """
 
     expr: str
     group: str
     uncorrelated: bool  # True for ``||``
+    factors: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not self.factors:
+            object.__setattr__(self, "factors", (self.group,))
 
     def __str__(self) -> str:
         bar = "||" if self.uncorrelated else "|"
@@ -48,8 +60,25 @@ class ParsedFormula:
     bars: tuple[RandomBar, ...]
 
     @property
+    def groups(self) -> tuple[str, ...]:
+        """The grouping factors' names, in order of first appearance."""
+        return tuple(dict.fromkeys(b.group for b in self.bars))
+
+    @property
     def group(self) -> str:
-        return self.bars[0].group
+        """The grouping factor of a one-factor formula (refused for several)."""
+        groups = self.groups
+        if len(groups) > 1:
+            raise ValueError(
+                f"formula {self.formula!r} has several grouping factors ({', '.join(groups)}); "
+                "this step takes one"
+            )
+        return groups[0]
+
+    @property
+    def group_columns(self) -> tuple[str, ...]:
+        """The data columns the grouping factors are made of, in order of first appearance."""
+        return tuple(dict.fromkeys(f for b in self.bars for f in b.factors))
 
 
 def _split_top(text: str, seps: str) -> list[tuple[str, str]]:
@@ -95,7 +124,48 @@ def _is_wrapped(piece: str) -> bool:
     return True
 
 
-def _parse_bar(piece: str, formula: str) -> RandomBar:
+def _grouping_name(name: str, piece: str) -> str:
+    name = name.strip().strip("`")
+    if not _NAME.match(name):
+        raise ValueError(
+            f"grouping factor {name!r} in {piece!r} must be a plain column name, an "
+            "interaction of column names (a:b) or a nesting (a/b); other expressions "
+            "as grouping factors are not supported"
+        )
+    return name
+
+
+def _interaction(text: str, piece: str) -> tuple[str, ...]:
+    """The columns of ``a:b:c`` (parentheses around it allowed)."""
+    text = text.strip()
+    while _is_wrapped(text):
+        text = text[1:-1].strip()
+    if not text:
+        raise ValueError(f"random term {piece!r} has an empty grouping factor")
+    return tuple(_grouping_name(c, piece) for c in text.split(":"))
+
+
+def _grouping_factors(group: str, piece: str) -> list[tuple[str, tuple[str, ...]]]:
+    """(lme4 name, columns) of each grouping factor of ``group``; ``a/b`` gives a and b:a."""
+    parts = [p for _, p in _split_top(group, "/")]
+    out: list[tuple[str, tuple[str, ...]]] = []
+    name = ""
+    columns: tuple[str, ...] = ()
+    for part in parts:
+        cols = _interaction(part, piece)
+        own = ":".join(cols)
+        if not columns:
+            name, columns = own, cols
+        else:
+            # lme4's names: a/b/c -> a, b:a, c:(b:a)
+            name = f"{own}:({name})" if len(columns) > 1 else f"{own}:{name}"
+            columns = cols + columns
+        out.append((name, columns))
+    return out
+
+
+def _parse_bar(piece: str, formula: str) -> list[RandomBar]:
+    """The bars of one ``( ... | ... )`` piece: one, or one per level of a nesting a/b."""
     inner = piece[1:-1].strip()
     # the bar must sit at depth 0 inside the parentheses
     depth = 0
@@ -117,18 +187,14 @@ def _parse_bar(piece: str, formula: str) -> RandomBar:
         raise ValueError(f"random term {piece!r} has more than one bar")
     if not expr:
         raise ValueError(f"random term {piece!r} has an empty left-hand side")
-    if "/" in group or ":" in group:
+    if any(op in group for op in "+*-"):
         raise ValueError(
-            f"nested or crossed grouping {group!r} in {piece!r} is not supported: "
-            "the engine fits one grouping factor (write e.g. (1 | school))"
+            f"grouping expression {group!r} in {piece!r} is not supported: write one factor "
+            "(school), an interaction (class:school) or a nesting (school/class), and "
+            "crossed factors as separate terms, (1 | a) + (1 | b)"
         )
-    group = group.strip("`")
-    if not _NAME.match(group):
-        raise ValueError(
-            f"grouping factor {group!r} in {piece!r} must be a plain column name; "
-            "expressions as grouping factors are not supported"
-        )
-    return RandomBar(expr=expr, group=group, uncorrelated=uncorrelated)
+    return [RandomBar(expr=expr, group=name, uncorrelated=uncorrelated, factors=cols)
+            for name, cols in _grouping_factors(group, piece)]
 
 
 def parse_formula(formula: str) -> ParsedFormula:
@@ -161,7 +227,7 @@ def parse_formula(formula: str) -> ParsedFormula:
         if _is_wrapped(piece) and "|" in piece:
             if sign == "-":
                 raise ValueError(f"cannot subtract a random term: '- {piece}'")
-            bars.append(_parse_bar(piece, formula))
+            bars.extend(_parse_bar(piece, formula))
         elif "|" in piece:
             raise ValueError(
                 f"random term {piece!r} must be written as one parenthesised group "
@@ -178,13 +244,6 @@ def parse_formula(formula: str) -> ParsedFormula:
             f"formula {formula!r} has no random term such as (1 | group); "
             "use an OLS method for a model without random effects"
         )
-    groups = sorted({b.group for b in bars})
-    if len(groups) > 1:
-        raise ValueError(
-            f"formula {formula!r} has several grouping factors ({', '.join(groups)}); "
-            "only one grouping factor is supported"
-        )
-
     if fixed:
         parts = [("-" if fixed[0][0] == "-" else "") + fixed[0][1]]
         parts += [f"{s} {p}" for s, p in fixed[1:]]

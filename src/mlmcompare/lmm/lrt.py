@@ -31,20 +31,20 @@ def chibar_pvalue(stat: float, df: int) -> float:
 
 
 def _fingerprint(fit: LmmResult) -> tuple[int, float, float]:
-    st = fit._stats
-    ysum = float(st.ysum_j.sum() + st.nobs * st.y_shift)
-    yy = float(st.yty_j_raw().sum())
-    return st.nobs, ysum, yy
+    return fit._stats.fingerprint()
 
 
-def _block_pairs(fit: LmmResult) -> set[frozenset]:
-    """Pairs of random terms whose covariance is a free parameter."""
+def _random_pairs(fit: LmmResult) -> set[tuple[str, str]]:
+    """(grouping factor, random term) of every variance of the fit."""
+    return {(f.name, t) for f in fit.factors for t in f.terms}
+
+
+def _block_pairs(fit: LmmResult) -> set[tuple[str, frozenset]]:
+    """(grouping factor, pair of its random terms) whose covariance is a free parameter."""
     pairs = set()
-    start = 0
-    for size in fit._layout.block_sizes:
-        names = fit.random_terms[start : start + size]
-        pairs |= {frozenset((a, b)) for i, a in enumerate(names) for b in names[:i]}
-        start += size
+    for f, _, idx in fit._blocks():
+        names = [f.terms[i - f.off] for i in idx]
+        pairs |= {(f.name, frozenset((a, b))) for i, a in enumerate(names) for b in names[:i]}
     return pairs
 
 
@@ -65,9 +65,11 @@ def lrt(small: LmmResult, big: LmmResult) -> pd.DataFrame:
         )
     if not np.allclose(fs[1:], fb[1:], rtol=1e-10, atol=1e-12):
         raise ValueError("the fits use different responses or rows; cannot compare them")
-    if small.group_name != big.group_name:
+    missing = [g for g in small.group_names if g not in big.group_names]
+    if missing:
         raise ValueError(
-            f"the fits use different grouping factors ({small.group_name!r} vs {big.group_name!r})"
+            f"the fits use different grouping factors ({small.group_name!r} vs {big.group_name!r}): "
+            f"big lacks {', '.join(map(repr, missing))}"
         )
     if small.npar >= big.npar:
         raise ValueError(
@@ -75,11 +77,14 @@ def lrt(small: LmmResult, big: LmmResult) -> pd.DataFrame:
             "(nested) model first"
         )
     extra_fixed = set(small.fixed_terms) - set(big.fixed_terms)
-    extra_random = set(small.random_terms) - set(big.random_terms)
+    extra_random = _random_pairs(small) - _random_pairs(big)
     extra_cov = _block_pairs(small) - _block_pairs(big)
+    several = small.several or big.several
     if extra_fixed or extra_random or extra_cov:
-        what = sorted(extra_fixed) + sorted(extra_random) + [
-            "-".join(sorted(p)) + " covariance" for p in extra_cov
+        what = sorted(extra_fixed) + sorted(
+            f"{t} ({g})" if several else t for g, t in extra_random) + [
+            "-".join(sorted(p)) + (f" ({g})" if several else "") + " covariance"
+            for g, p in extra_cov
         ]
         raise ValueError(
             f"the models are not nested: small has {', '.join(what)} that big lacks"
@@ -94,7 +99,9 @@ def lrt(small: LmmResult, big: LmmResult) -> pd.DataFrame:
     stat = 2.0 * (big.loglik - small.loglik)
     df = int(big.npar - small.npar)
     p = float(scipy.stats.chi2.sf(max(stat, 0.0), df))
-    new_terms = [t for t in big.random_terms if t not in small.random_terms]
+    small_pairs = _random_pairs(small)
+    new = [(f.name, t) for f in big.factors for t in f.terms if (f.name, t) not in small_pairs]
+    new_terms = [f"{t} ({g})" if several else t for g, t in new]
     if len(new_terms) == 1:
         p_b = chibar_pvalue(stat, df)
         note = (

@@ -44,6 +44,7 @@ from . import kernels
 from .stats import SufficientStats
 
 __all__ = [
+    "ProfiledCriterion",
     "ThetaLayout",
     "make_layout",
     "Evaluation",
@@ -136,8 +137,24 @@ def make_layout(block_sizes: Sequence[int]) -> ThetaLayout:
     )
 
 
+class ProfiledCriterion:
+    """The profiled deviance and sigma^2 of an evaluation (any layout of the random effects).
+
+    Needs ``ldL2``, ``ldRX2``, ``r2``, ``nobs``, ``p`` and ``ok``.
+    """
+
+    def deviance(self, reml: bool) -> float:
+        if not self.ok:
+            return np.inf
+        return float(kernels.profiled_deviance(self.ldL2, self.ldRX2, self.r2, self.nobs,
+                                               self.p, reml))
+
+    def sigma2(self, reml: bool) -> float:
+        return self.r2 / (self.nobs - self.p if reml else self.nobs)
+
+
 @dataclass
-class Evaluation:
+class Evaluation(ProfiledCriterion):
     """Everything one theta determines (in the shifted coordinates of the stats)."""
 
     theta: np.ndarray
@@ -168,15 +185,6 @@ class Evaluation:
     def K(self) -> np.ndarray:
         """(J, q, q) L_j^{-1} Lambda' Z_j'Z_j."""
         return self.sol[:, :, 1 + self.p :]
-
-    def deviance(self, reml: bool) -> float:
-        if not self.ok:
-            return np.inf
-        return float(kernels.profiled_deviance(self.ldL2, self.ldRX2, self.r2, self.nobs,
-                                               self.p, reml))
-
-    def sigma2(self, reml: bool) -> float:
-        return self.r2 / (self.nobs - self.p if reml else self.nobs)
 
 
 def evaluate(stats: SufficientStats, layout: ThetaLayout, theta: np.ndarray) -> Evaluation:

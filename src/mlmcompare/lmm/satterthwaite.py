@@ -29,7 +29,8 @@ import numpy as np
 from .objective import ThetaLayout, varpar_gradient, vcov_jacobian
 from .stats import SufficientStats, z_scale
 
-__all__ = ["SatterthwaiteInfo", "satterthwaite_setup", "contrast_df", "richardson_jacobian"]
+__all__ = ["SatterthwaiteInfo", "satterthwaite_setup", "satterthwaite_info", "contrast_df",
+           "richardson_jacobian"]
 
 #: eigenvalues of H at or below this are dropped from its inverse (lmerTest's tol)
 EIG_TOL = 1e-8
@@ -75,30 +76,50 @@ def richardson_jacobian(
     return np.column_stack(cols)
 
 
-def varpar_scale(stats: SufficientStats, layout: ThetaLayout, sigma: float) -> np.ndarray:
+def varpar_scale(z_rms: np.ndarray, layout: ThetaLayout, sigma: float) -> np.ndarray:
     """The natural size of each (theta, sigma) element, for difference steps.
 
     Lambda[r, c] turns a unit-variance effect into random effect r in units of
-    sigma per unit of z_r, so its size is 1 / rms(z_r); sigma's is sigma.
+    sigma per unit of z_r, so its size is 1 / rms(z_r) (``z_rms``: the root
+    mean square of each random-effect column); sigma's is sigma.
     Steps that follow the data's units keep the df invariant when a column
     is rescaled (ses in millionths gives the same df as ses).
     """
-    return np.append(1.0 / z_scale(stats)[layout.rows], abs(sigma) if sigma > 0 else 1.0)
+    return np.append(1.0 / np.asarray(z_rms)[layout.rows], abs(sigma) if sigma > 0 else 1.0)
 
 
 def satterthwaite_setup(
     stats: SufficientStats, layout: ThetaLayout, theta: np.ndarray, sigma: float, reml: bool
 ) -> SatterthwaiteInfo:
-    """Hessian of the (theta, sigma) deviance, its pseudo-inverse and dC/dvarpar."""
+    """Hessian of the (theta, sigma) deviance, its pseudo-inverse and dC/dvarpar (one factor)."""
+    return satterthwaite_info(
+        layout, theta, sigma,
+        gradient=lambda v: varpar_gradient(stats, layout, v, reml),
+        jacobian=lambda v: vcov_jacobian(stats, layout, v),
+        z_rms=z_scale(stats),
+    )
+
+
+def satterthwaite_info(
+    layout: ThetaLayout, theta: np.ndarray, sigma: float,
+    gradient: Callable[[np.ndarray], np.ndarray],
+    jacobian: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    z_rms: np.ndarray,
+) -> SatterthwaiteInfo:
+    """The Satterthwaite set-up from an engine's gradient and vcov Jacobian in (theta, sigma).
+
+    ``gradient(varpar)`` is the analytic gradient of the (RE)ML deviance in
+    (theta, sigma); ``jacobian(varpar)`` returns C and dC/dvarpar; any number
+    of grouping factors.
+    """
     varpar = np.append(np.asarray(theta, dtype=float), float(sigma))
-    H = richardson_jacobian(lambda v: varpar_gradient(stats, layout, v, reml), varpar,
-                            scale=varpar_scale(stats, layout, float(sigma)))
+    T = varpar_scale(z_rms, layout, float(sigma))
+    H = richardson_jacobian(gradient, varpar, scale=T)
     H = 0.5 * (H + H.T)
     # lmerTest's eigenvalue cut-off is applied to the Hessian in units of the
     # data's own scale (T = diag of the natural sizes), so that rescaling a
     # column or the response cannot push a direction under it; A = 2 H^+ is
     # then mapped back: A = T (T H T)^+ T.
-    T = varpar_scale(stats, layout, float(sigma))
     evals, evecs = np.linalg.eigh(H * np.outer(T, T))
     warnings: list[str] = []
     neg = evals < -EIG_TOL
@@ -117,7 +138,7 @@ def satterthwaite_setup(
         )
     pos = evals > EIG_TOL
     Hinv = np.outer(T, T) * ((evecs[:, pos] / evals[pos]) @ evecs[:, pos].T)
-    C, jac = vcov_jacobian(stats, layout, varpar)
+    C, jac = jacobian(varpar)
     return SatterthwaiteInfo(varpar=varpar, hessian=H, A=2.0 * Hinv, C=C, jac=jac,
                              warnings=warnings)
 

@@ -24,9 +24,16 @@ frame give the same fit:
    names the file or partition) and statistics by :func:`stats_from_chunks`,
    the one function that reduces chunks, whether of a file or of a Dask
    partition on a worker;
-3. the checks that need all rows (two groups or more, more rows than
-   levels, full-rank fixed effects, more observations than random effects)
-   run on the accumulated statistics (:func:`check_accumulated`).
+3. the checks that need all rows (two groups or more and more rows than
+   levels per grouping factor, full-rank fixed effects, more observations
+   than random effects per factor, a response that varies) run on the
+   accumulated statistics (:func:`check_accumulated`).
+
+With several grouping factors each chunk gives blocked statistics
+(:class:`~mlmcompare.lmm.blocked.BlockedStats`: per factor and per pair of
+levels that share a row), added up by label as well; a crossed fit then
+holds one small block per pair of levels met in the data (up to one per
+row), a nested one per lower level.
 
 A source object offers ``spec`` (the :class:`RowSpec`) and ``chunks()``
 (the rows again, chunk by chunk, only the used columns), from which
@@ -48,6 +55,7 @@ import pandas as pd
 from . import checks
 from .design import ChunkMatrices, RowSpec, formula_columns, row_spec
 from .formula import ParsedFormula, parse_formula
+from .blocked import BlockedStats, stats_from_matrices
 from .stats import SufficientStats, default_shifts, sufficient_stats
 
 __all__ = [
@@ -124,10 +132,20 @@ def located_matrices(spec: RowSpec, chunk: pd.DataFrame, where: str) -> ChunkMat
         raise ValueError(f"in {where}: {exc}") from exc
 
 
-def chunk_stats(spec: RowSpec, chunk: pd.DataFrame, shifts: Shifts, where: str = "a chunk") -> SufficientStats:
-    """The statistics of one chunk, accumulated around the shared shifts."""
+def chunk_stats(spec: RowSpec, chunk: pd.DataFrame, shifts: Shifts,
+                where: str = "a chunk") -> SufficientStats | BlockedStats:
+    """The statistics of one chunk, accumulated around the shared shifts.
+
+    Several grouping factors: the blocked statistics (per factor and per pair
+    of levels, matched by label when chunks are added).
+    """
     m = located_matrices(spec, chunk, where)
-    s = sufficient_stats(m.X, m.Z, m.y, np.asarray(m.groups), x_shift=shifts.x, y_shift=shifts.y)
+    if spec.several:
+        s = stats_from_matrices(spec, m.X, m.y, m.Z, [c for c, _ in m.factors],
+                                [lv for _, lv in m.factors], x_shift=shifts.x, y_shift=shifts.y)
+    else:
+        s = sufficient_stats(m.X, m.Z, m.y, np.asarray(m.groups), x_shift=shifts.x,
+                             y_shift=shifts.y)
     # a chunk may hold a dummy column that is all ones there (or lack the
     # rows that put 1 in col(X)); the model's structure comes from the first
     # chunk, so every chunk carries the same intercept column and ones_coef
@@ -160,18 +178,37 @@ def _root_of_crossprod(XtX: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(w, 0.0, None))[:, None] * V.T
 
 
-def check_accumulated(stats: SufficientStats | None, spec: RowSpec, where: str) -> SufficientStats:
+def check_accumulated(stats: SufficientStats | BlockedStats | None, spec: RowSpec,
+                      where: str) -> SufficientStats | BlockedStats:
     """The whole-data checks of build_design, on the accumulated statistics."""
     if stats is None or stats.nobs == 0:
         raise ValueError(f"{where} has no rows")
-    checks.check_grouping(np.arange(stats.ngroups), spec.parsed.group, stats.nobs)
+    _check_constant(stats, spec)
+    if isinstance(stats, BlockedStats):
+        counts = [(f.name, f.nlevels, f.q) for f in stats.factors]
+    else:
+        counts = [(spec.factors[0].name, stats.ngroups, stats.q)]
+    for name, nlevels, _ in counts:
+        checks.check_grouping(np.arange(nlevels), name, stats.nobs)
     # X'X is in shifted coordinates, Xc = X T (T = beta_map()); the rank check
     # wants X itself so that a column constant in the data reads as aliased
     # with the intercept, as it does in build_design
     X_like = _root_of_crossprod(stats.XtX) @ np.linalg.inv(stats.beta_map())
     checks.check_fixed_rank(X_like, list(spec.fixed_terms))
-    checks.check_nobs_vs_nre(stats.nobs, stats.ngroups, stats.q)
+    for name, nlevels, q in counts:
+        checks.check_nobs_vs_nre(stats.nobs, nlevels, q, name if spec.several else None)
     return stats
+
+
+def _check_constant(stats, spec: RowSpec) -> None:
+    """A constant response, told from the accumulated sums (as check_response_varies)."""
+    ss = stats.ss_about_mean()
+    if ss <= 64 * np.finfo(float).eps * abs(stats.yty):
+        mean = stats.fingerprint()[1] / max(stats.nobs, 1)
+        raise ValueError(
+            f"response {spec.response!r} is constant (every row is {mean:g}): there is no "
+            "variation for a mixed model to split into components"
+        )
 
 
 def _progress(progress: bool, **kwargs):

@@ -31,11 +31,32 @@ import pandas as pd
 
 from . import kernels
 
-__all__ = ["SufficientStats", "sufficient_stats", "default_shifts", "z_scale", "scaled_z"]
+__all__ = ["SufficientStats", "ShiftedFixed", "sufficient_stats", "default_shifts", "z_scale",
+           "scaled_z"]
+
+
+class ShiftedFixed:
+    """The map from the shifted fixed effects gamma back to beta (statistics of any layout).
+
+    Needs ``p``, ``x_shift``, ``y_shift``, ``intercept_col`` and ``ones_coef``.
+    """
+
+    def beta_map(self) -> np.ndarray:
+        """T with beta = T gamma + y_shift * ones_coef (identity without shifts)."""
+        T = np.eye(self.p)
+        if self.intercept_col is not None:
+            T[self.intercept_col, :] -= self.x_shift
+        return T
+
+    def beta_from_gamma(self, gamma: np.ndarray) -> np.ndarray:
+        beta = self.beta_map() @ gamma
+        if self.y_shift != 0.0 and self.ones_coef is not None:
+            beta = beta + self.y_shift * self.ones_coef
+        return beta
 
 
 @dataclass(frozen=True)
-class SufficientStats:
+class SufficientStats(ShiftedFixed):
     """Sufficient statistics in shifted coordinates (see module docstring).
 
     Per-group arrays have the groups on axis 0, in the order of ``groups``.
@@ -73,18 +94,14 @@ class SufficientStats:
     def q(self) -> int:
         return int(self.ZtZ.shape[1])
 
-    def beta_map(self) -> np.ndarray:
-        """T with beta = T gamma + y_shift * ones_coef (identity without shifts)."""
-        T = np.eye(self.p)
-        if self.intercept_col is not None:
-            T[self.intercept_col, :] -= self.x_shift
-        return T
+    def fingerprint(self) -> tuple[int, float, float]:
+        """(n, sum y, sum y^2) of the response as given, to tell data sets apart."""
+        return (self.nobs, float(self.ysum_j.sum() + self.nobs * self.y_shift),
+                float(self.yty_j_raw().sum()))
 
-    def beta_from_gamma(self, gamma: np.ndarray) -> np.ndarray:
-        beta = self.beta_map() @ gamma
-        if self.y_shift != 0.0 and self.ones_coef is not None:
-            beta = beta + self.y_shift * self.ones_coef
-        return beta
+    def ss_about_mean(self) -> float:
+        """Sum of squares of the response about its mean (from the shifted sums: no cancellation)."""
+        return float(self.yty - self.ysum_j.sum() ** 2 / max(self.nobs, 1))
 
     def Zty_raw(self) -> np.ndarray:
         """Z_j'y_j in the original (unshifted) response."""
