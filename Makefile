@@ -52,6 +52,7 @@ $(STAMP):
 	@# compile the engine's numba kernels once (cached next to the sources),
 	@# so that no pipeline step or test pays the compilation
 	$(BIN)/mlmcompare fit "mathach ~ ses * Sector + (1 + ses | school)" data/hsfull.csv > /dev/null
+	$(BIN)/mlmcompare fit "strength ~ 1 + (1 | batch/cask)" tests/golden/data/pastes.csv > /dev/null
 	touch $@
 
 handout: venv
