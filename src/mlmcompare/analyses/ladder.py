@@ -25,7 +25,6 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 
 from .. import lmm, models
 from ..models import LADDER
@@ -134,12 +133,8 @@ def ols_reml_loglik(y: np.ndarray) -> float:
 
 def lrt_row(test: LadderTest, small_loglik: float, big_loglik: float, npar_small: int, npar_big: int, boundary: bool) -> dict:
     """One test's statistic, plain and boundary p-values, and its method note."""
-    from ..lmm import chibar_pvalue
-
-    stat = 2.0 * (big_loglik - small_loglik)
     df = int(npar_big - npar_small)
-    p = float(scipy.stats.chi2.sf(max(stat, 0.0), df))
-    pb = chibar_pvalue(stat, df) if boundary else np.nan
+    stat, p, pb = lmm.likelihood_ratio(small_loglik, big_loglik, df, boundary)
     if test.method == "ML":
         method = "ML: fixed parts differ, same random part; chi-square reference"
     else:

@@ -44,6 +44,8 @@ import pandas as pd
 import scipy.optimize
 import scipy.stats
 
+from ..lmm.lrt import likelihood_ratio
+
 __all__ = [
     "STRUCTURES",
     "STRUCTURE_LABELS",
@@ -520,19 +522,19 @@ def nested_lrt_table(fits: Sequence[GlsResult], pairs: Sequence[tuple[str, str]]
             if (small, reml) not in by or (big, reml) not in by:
                 continue
             fs, fb = by[(small, reml)], by[(big, reml)]
-            stat = 2.0 * (fb.loglik - fs.loglik)
             df = fb.npar - fs.npar
+            stat, p, _ = likelihood_ratio(fs.loglik, fb.loglik, df)
             rows.append({
                 "method": "REML" if reml else "ML", "small": small, "big": big,
                 "loglik_small": fs.loglik, "loglik_big": fb.loglik, "statistic": stat, "df": float(df),
-                "p_value": float(scipy.stats.chi2.sf(max(stat, 0.0), df)), "reference": "chi-square",
+                "p_value": p, "reference": "chi-square",
             })
         cs, ind = by.get(("compound_symmetry", reml)), by.get(("independence", reml))
         if cs is not None and ind is not None:
             rho = cs.params["rho"]
             ll_big = cs.loglik if rho >= 0 else ind.loglik  # restricted to rho >= 0
-            stat = max(2.0 * (ll_big - ind.loglik), 0.0)
-            p = 0.5 * float(scipy.stats.chi2.sf(stat, 1)) + (0.5 if stat <= 0 else 0.0)
+            stat, _, p = likelihood_ratio(ind.loglik, ll_big, 1, boundary=True)
+            stat = max(stat, 0.0)
             rows.append({
                 "method": "REML" if reml else "ML", "small": "independence", "big": "random_intercept",
                 "loglik_small": ind.loglik, "loglik_big": ll_big, "statistic": stat, "df": 1.0,

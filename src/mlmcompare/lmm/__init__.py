@@ -55,7 +55,7 @@ from .blocked import BlockedStats, blocked_stats, stats_from_design
 from .checks import check_nobs_vs_nre, check_not_exact_fit
 from .design import ChunkMatrices, Design, RowSpec, build_design, row_spec
 from .formula import ParsedFormula, RandomBar, parse_formula
-from .lrt import chibar_pvalue, lrt
+from .lrt import chibar_pvalue, likelihood_ratio, lrt
 from .objective import ThetaLayout, make_layout
 from .optimize import OptimizerResult, optimize_theta
 from .result import TIDY_COLUMNS, LmmResult, VarCorr
@@ -65,6 +65,7 @@ __all__ = [
     "fit",
     "fit_from_stats",
     "lrt",
+    "likelihood_ratio",
     "chibar_pvalue",
     "LmmResult",
     "VarCorr",

@@ -1,6 +1,8 @@
 """Likelihood-ratio test between two nested fits, with the boundary correction.
 
-This module owns :func:`lrt`.  The test statistic is 2 (loglik_big -
+This module owns :func:`lrt` and :func:`likelihood_ratio`, the one test
+every likelihood-ratio table of the project uses (the model ladder, GLS
+covariance structures, repeated measures).  The test statistic is 2 (loglik_big -
 loglik_small), referred to chi-square with df = npar_big - npar_small.  When
 the bigger model adds one random term (one variance that is 0 under the null,
 on the boundary of the parameter space) the null distribution is the
@@ -20,7 +22,7 @@ import scipy.stats
 
 from .result import LmmResult
 
-__all__ = ["lrt", "chibar_pvalue"]
+__all__ = ["lrt", "chibar_pvalue", "likelihood_ratio"]
 
 
 def chibar_pvalue(stat: float, df: int) -> float:
@@ -28,6 +30,15 @@ def chibar_pvalue(stat: float, df: int) -> float:
     stat = max(float(stat), 0.0)
     lo = float(scipy.stats.chi2.sf(stat, df - 1)) if df - 1 > 0 else (1.0 if stat <= 0 else 0.0)
     return 0.5 * lo + 0.5 * float(scipy.stats.chi2.sf(stat, df))
+
+
+def likelihood_ratio(loglik_small: float, loglik_big: float, df: int, boundary: bool = False) -> tuple[float, float, float]:
+    """The statistic 2 (loglik_big - loglik_small) on `df`, its chi-square
+    p-value and, when the bigger model adds one variance that is 0 under the
+    null (`boundary`), the chi-bar-square p-value (else NaN)."""
+    stat = 2.0 * (loglik_big - loglik_small)
+    p = float(scipy.stats.chi2.sf(max(stat, 0.0), df))
+    return stat, p, chibar_pvalue(stat, df) if boundary else float("nan")
 
 
 def _fingerprint(fit: LmmResult) -> tuple[int, float, float]:
@@ -96,23 +107,19 @@ def lrt(small: LmmResult, big: LmmResult) -> pd.DataFrame:
             "refit both with reml=False"
         )
 
-    stat = 2.0 * (big.loglik - small.loglik)
     df = int(big.npar - small.npar)
-    p = float(scipy.stats.chi2.sf(max(stat, 0.0), df))
     small_pairs = _random_pairs(small)
     new = [(f.name, t) for f in big.factors for t in f.terms if (f.name, t) not in small_pairs]
     new_terms = [f"{t} ({g})" if several else t for g, t in new]
+    stat, p, p_b = likelihood_ratio(small.loglik, big.loglik, df, boundary=len(new_terms) == 1)
     if len(new_terms) == 1:
-        p_b = chibar_pvalue(stat, df)
         note = (
             f"one variance added ({new_terms[0]}): boundary p-value from "
             f"1/2 chi2_{df - 1} + 1/2 chi2_{df}"
         )
     elif not new_terms:
-        p_b = np.nan
         note = "no variance on the boundary under the null: chi-square reference"
     else:
-        p_b = np.nan
         note = (
             f"{len(new_terms)} variances added: the boundary mixture depends on the "
             "information matrix; the chi-square p-value is conservative"
