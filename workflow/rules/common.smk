@@ -145,6 +145,13 @@ def document_outputs(folder, name):
             "record": f"{folder}/{name}.manifest.json"}
 
 
+def report_outputs(outputs, caption, category, subcategory):
+    """A rule's named outputs with the documents (not the sha256 record)
+    marked for `snakemake --report`, under the caption of workflow/report/."""
+    mark = dict(caption=f"../report/{caption}", category=category, subcategory=subcategory)
+    return {name: (path if name == "record" else report(path, **mark)) for name, path in outputs.items()}
+
+
 def handout_targets():
     """The products: each data set's handout and explorable page, and the
     designs handout when its config asks for it."""

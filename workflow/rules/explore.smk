@@ -7,7 +7,7 @@ rule explore:
     input:
         manifest=f"{RESULTS}/{{dataset}}/manifest.json",
     output:
-        page=f"{RESULTS}/{{dataset}}/explore.html",
+        page=report(f"{RESULTS}/{{dataset}}/explore.html", caption="../report/explore.rst", category="{dataset}", subcategory="Explore"),
     log:
         f"{RESULTS}/{{dataset}}/logs/explore.log",
     benchmark:

@@ -31,7 +31,7 @@ rule report:
         qmd=f"{PROJECT}/reports/handout.qmd",
         sections=report_sections("part") + report_sections("summary"),
     output:
-        **document_outputs(f"{RESULTS}/{{dataset}}", "handout"),
+        **report_outputs(document_outputs(f"{RESULTS}/{{dataset}}", "handout"), "handout.rst", "{dataset}", "Handout"),
     log:
         f"{RESULTS}/{{dataset}}/logs/report.log",
     benchmark:
@@ -70,7 +70,7 @@ rule designs_report:
         qmd=f"{PROJECT}/reports/designs.qmd",
         sections=report_sections("designs_"),
     output:
-        **document_outputs(DESIGNS_DIR, "designs"),
+        **report_outputs(document_outputs(DESIGNS_DIR, "designs"), "designs.rst", "designs", "Handout"),
     log:
         f"{DESIGNS_DIR}/logs/report.log",
     benchmark:
