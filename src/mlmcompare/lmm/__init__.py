@@ -8,6 +8,8 @@ mkMerMod):
     build_design    + data -> checked X, Z, y, group codes (Design)    (design.py, checks.py)
       or a source   parquet files / Dask partitions -> chunks          (sources.py)
     sufficient_stats  one pass over the rows -> per-group Z'Z, Z'X, Z'y (stats.py)
+      or sufficient_stats_from_moments  the same in O(J) from per-group moments, when
+                    every column moves along one variable within a group (stats.py)
       or blocked_stats  several factors: per factor and per pair of levels (blocked.py)
     optimize_theta  profiled (RE)ML deviance over theta, analytic gradient
                     (objective.py; blocked.py and kernels_blocked.py for several factors;
@@ -59,7 +61,7 @@ from .lrt import chibar_pvalue, lrt
 from .objective import ThetaLayout, make_layout
 from .optimize import OptimizerResult, optimize_theta
 from .result import TIDY_COLUMNS, LmmResult, VarCorr
-from .stats import SufficientStats, sufficient_stats
+from .stats import SufficientStats, sufficient_stats, sufficient_stats_from_moments
 
 __all__ = [
     "fit",
@@ -70,6 +72,7 @@ __all__ = [
     "VarCorr",
     "SufficientStats",
     "sufficient_stats",
+    "sufficient_stats_from_moments",
     "BlockedStats",
     "blocked_stats",
     "parse_formula",
