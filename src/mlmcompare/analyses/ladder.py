@@ -25,9 +25,9 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 
 from .. import lmm, models
+from ..estimation.distributions import chi2_sf
 from ..models import LADDER
 from ..lmm import LmmResult
 from ..spec import ModelSpec
@@ -138,7 +138,7 @@ def lrt_row(test: LadderTest, small_loglik: float, big_loglik: float, npar_small
 
     stat = 2.0 * (big_loglik - small_loglik)
     df = int(npar_big - npar_small)
-    p = float(scipy.stats.chi2.sf(max(stat, 0.0), df))
+    p = float(chi2_sf(max(stat, 0.0), df))
     pb = chibar_pvalue(stat, df) if boundary else np.nan
     if test.method == "ML":
         method = "ML: fixed parts differ, same random part; chi-square reference"

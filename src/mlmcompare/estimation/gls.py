@@ -42,7 +42,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.optimize
-import scipy.stats
+
+from .distributions import chi2_sf, t_ppf, t_sf
 
 __all__ = [
     "STRUCTURES",
@@ -477,12 +478,12 @@ def gls_tables(fits: Sequence[GlsResult], level: float = 0.95) -> dict[str, pd.D
         })
         se = np.sqrt(np.diag(f.vcov))
         df = float(f.df_resid)
-        q = scipy.stats.t.ppf(0.5 + level / 2, df)
+        q = t_ppf(0.5 + level / 2, df)
         for term, b, s in zip(f.terms, f.beta, se):
             coef_rows.append({
                 "structure": f.structure, "method": method, "term": term, "estimate": float(b),
                 "std_error": float(s), "df": df, "statistic": float(b / s),
-                "p_value": float(2 * scipy.stats.t.sf(abs(b / s), df)),
+                "p_value": float(2 * t_sf(abs(b / s), df)),
                 "conf_low": float(b - q * s), "conf_high": float(b + q * s),
             })
         V, C = f.covariance, f.correlation
@@ -525,14 +526,14 @@ def nested_lrt_table(fits: Sequence[GlsResult], pairs: Sequence[tuple[str, str]]
             rows.append({
                 "method": "REML" if reml else "ML", "small": small, "big": big,
                 "loglik_small": fs.loglik, "loglik_big": fb.loglik, "statistic": stat, "df": float(df),
-                "p_value": float(scipy.stats.chi2.sf(max(stat, 0.0), df)), "reference": "chi-square",
+                "p_value": float(chi2_sf(max(stat, 0.0), df)), "reference": "chi-square",
             })
         cs, ind = by.get(("compound_symmetry", reml)), by.get(("independence", reml))
         if cs is not None and ind is not None:
             rho = cs.params["rho"]
             ll_big = cs.loglik if rho >= 0 else ind.loglik  # restricted to rho >= 0
             stat = max(2.0 * (ll_big - ind.loglik), 0.0)
-            p = 0.5 * float(scipy.stats.chi2.sf(stat, 1)) + (0.5 if stat <= 0 else 0.0)
+            p = 0.5 * float(chi2_sf(stat, 1)) + (0.5 if stat <= 0 else 0.0)
             rows.append({
                 "method": "REML" if reml else "ML", "small": "independence", "big": "random_intercept",
                 "loglik_small": ind.loglik, "loglik_big": ll_big, "statistic": stat, "df": 1.0,
