@@ -14,11 +14,14 @@ boundary p-value is given.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from .result import LmmResult
+if TYPE_CHECKING:
+    from .result import LmmResult
 
 __all__ = ["lrt", "chibar_pvalue"]
 
