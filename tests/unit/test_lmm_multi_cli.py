@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mlmcompare.cli import main
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 
 
 def _golden(name: str) -> dict:

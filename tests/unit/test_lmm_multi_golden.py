@@ -27,7 +27,7 @@ from mlmcompare import lmm
 
 from .test_lmm_golden import TOL_BLUP, TOL_DF, TOL_FIXEF, TOL_LOGLIK, TOL_SE, TOL_VC, rel
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]
 GOLDEN = HERE / "golden" / "multi"
 GOLDEN_DATA = HERE / "golden" / "data"
 FILES = sorted(GOLDEN.glob("*.json"))

@@ -20,7 +20,7 @@ import scipy.stats
 
 from mlmcompare import lmm
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 
 
 @pytest.fixture(scope="module")

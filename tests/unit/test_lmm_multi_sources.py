@@ -15,7 +15,7 @@ import pytest
 
 from mlmcompare import lmm
 
-DATA = Path(__file__).parent / "golden" / "data"
+DATA = Path(__file__).parents[1] / "golden" / "data"
 
 CASES = [
     ("threelevel.csv", "score ~ x + w + (1 + x | school) + (1 | school:class)", ["school", "class"]),

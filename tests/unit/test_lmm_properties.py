@@ -181,3 +181,18 @@ def test_singular_golden_fits_say_so_in_words(path):
     assert fit.singular
     assert any(w.startswith("boundary (singular) fit") for w in fit.warnings), fit.warnings
     assert fit.converged
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_varpar_gradient_is_the_slope_of_the_varpar_deviance(base, reml):
+    # Satterthwaite's Hessian comes from the compiled gradient in (theta, sigma);
+    # the deviance it differentiates is written out separately (objective.varpar_deviance)
+    from mlmcompare.lmm.objective import varpar_deviance, varpar_gradient
+
+    stats, layout = base._stats, base._layout
+    point = np.append(base.theta * np.array([1.2, 0.7, 1.1]), 1.1 * base.sigma)  # off the optimum
+    grad = varpar_gradient(stats, layout, point, reml)
+    h = 1e-5 * np.maximum(np.abs(point), 1e-2)
+    numeric = [(varpar_deviance(stats, layout, point + e, reml) - varpar_deviance(stats, layout, point - e, reml))
+               / (2 * e[i]) for i, e in enumerate(np.diag(h))]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-6 * np.abs(grad).max())

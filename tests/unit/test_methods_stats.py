@@ -148,12 +148,13 @@ def test_mixed_models_equal_the_engines_formula_path(hs):
     ]:
         ref = lmm.fit(formula, hs)
         res = fit_method(method, hs, HSB_SPEC)
-        # the same statistics (to the last bit), so the same optimum
+        # the same statistics from the school moments (sums in another order), so
+        # the same optimum to the optimizer's precision
         for col in ("estimate", "std_error", "df"):
-            np.testing.assert_allclose(res.coef[col], ref.coef[col], rtol=1e-12)
+            np.testing.assert_allclose(res.coef[col], ref.coef[col], rtol=1e-8)
         gap = ref.contrast({f"{slope}:Sector[T.Public]": 1.0})
-        assert line(res, "Public - Catholic")["df_slope"] == pytest.approx(gap["df"].iloc[0], rel=1e-12)
-        assert res.fit.iloc[0]["loglik"] == pytest.approx(ref.loglik, rel=1e-12)
+        assert line(res, "Public - Catholic")["df_slope"] == pytest.approx(gap["df"].iloc[0], rel=1e-8)
+        assert res.fit.iloc[0]["loglik"] == pytest.approx(ref.loglik, rel=1e-9)
         assert list(res.fit.iloc[0]["warnings"]) == ref.warnings
 
 

@@ -12,6 +12,7 @@ rule analysis:
         f"{RESULTS}/{{dataset}}/logs/analysis_{{analysis}}.log",
     benchmark:
         f"{RESULTS}/{{dataset}}/benchmarks/analysis_{{analysis}}.tsv"
+    priority: 20
     params:
         model=lambda wc: dataset_model(wc.dataset),
         settings=lambda wc: dataset_handout(wc.dataset),
@@ -29,6 +30,7 @@ rule simulated:
         f"{RESULTS}/logs/simulated.log",
     benchmark:
         f"{RESULTS}/benchmarks/simulated.tsv"
+    priority: 20
     params:
         settings={k: config["handout"][k] for k in ("seed", "simulated_schools")},
     conda:

@@ -12,6 +12,12 @@ CONDA_ENV = "../../environment.yml"
 STEP = "../scripts/step.py"  # the one adapter: runs mlmcompare.steps.<rule>
 SIMULATED = f"{RESULTS}/simulated"
 
+# The rules' `priority:` orders the jobs that are ready along the longest chain
+# of a default run: prepare -> the methods (the contextual fit gives the
+# study's population) -> study_params -> study chunks -> gather, summary ->
+# manifest -> report. The analyses come next; the designs handout, off that
+# chain, fills the cores left idle (its rules keep priority 0).
+
 
 wildcard_constraints:
     dataset="|".join(config["datasets"]),

@@ -9,6 +9,7 @@ rule method:
         f"{RESULTS}/{{dataset}}/logs/method_{{method}}.log",
     benchmark:
         f"{RESULTS}/{{dataset}}/benchmarks/method_{{method}}.tsv"
+    priority: 40
     params:
         model=lambda wc: dataset_model(wc.dataset),
     conda:

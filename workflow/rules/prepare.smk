@@ -9,6 +9,7 @@ rule prepare:
         f"{RESULTS}/{{dataset}}/logs/prepare.log",
     benchmark:
         f"{RESULTS}/{{dataset}}/benchmarks/prepare.tsv"
+    priority: 50
     params:
         model=lambda wc: dataset_model(wc.dataset),
         drop_incomplete=config["drop_incomplete"],

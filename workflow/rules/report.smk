@@ -12,6 +12,7 @@ rule manifest:
         manifest=f"{RESULTS}/{{dataset}}/manifest.json",
     log:
         f"{RESULTS}/{{dataset}}/logs/manifest.log",
+    priority: 35
     params:
         header=lambda wc: {"dataset": wc.dataset, "title": config["datasets"][wc.dataset].get("title", wc.dataset)},
         inputs=lambda wc: {"csv": dataset_csv(wc)},

@@ -16,6 +16,7 @@ rule study_params:
         params=f"{RESULTS}/study/{{source}}/params.json",
     log:
         f"{RESULTS}/study/{{source}}/logs/params.log",
+    priority: 45
     params:
         model=lambda wc: dataset_model(wc.source),
     conda:
@@ -31,6 +32,7 @@ rule study_chunk:
         rows=f"{RESULTS}/study/{{source}}/chunks/reps_{{start,\d+}}_{{stop,\d+}}.parquet",
     log:
         f"{RESULTS}/study/{{source}}/logs/chunk_{{start}}_{{stop}}.log",
+    priority: 30
     params:
         scenarios=STUDY["scenarios"],
         seed=STUDY["seed"],
@@ -48,6 +50,7 @@ rule study_gather:
         replicates=f"{RESULTS}/study/{{source}}/r{STUDY_REPLICATES}/replicates.parquet",
     log:
         f"{RESULTS}/study/{{source}}/r{STUDY_REPLICATES}/logs/gather.log",
+    priority: 35
     conda:
         CONDA_ENV
     script:
@@ -62,6 +65,7 @@ rule study_summary:
         summary=f"{RESULTS}/study/{{source}}/r{STUDY_REPLICATES}/summary.parquet",
     log:
         f"{RESULTS}/study/{{source}}/r{STUDY_REPLICATES}/logs/summary.log",
+    priority: 35
     params:
         scenarios=STUDY["scenarios"],
     conda:

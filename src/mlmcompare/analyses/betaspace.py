@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..estimation.distributions import f_sf
 
 from ..estimation.lines import line_cov, wald_f
 from ..methods import fe_school_lines
@@ -78,7 +78,7 @@ def fixed_effects_wald(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     for _, r in lines[lines["kind"] == "difference"].iterrows():
         f = wald_f(np.array([r["intercept"], r["slope"]]), line_cov(r))
         df2 = float(groups.df_pooled)
-        rows.append({"term": r["line"], "test": "Wald F (fixed effects)", "value": f, "statistic": f, "num_df": 2.0, "den_df": df2, "p_value": float(stats.f.sf(f, 2, df2))})
+        rows.append({"term": r["line"], "test": "Wald F (fixed effects)", "value": f, "statistic": f, "num_df": 2.0, "den_df": df2, "p_value": float(f_sf(f, 2, df2))})
     return pd.DataFrame(rows, columns=TEST_COLUMNS)
 
 
@@ -146,7 +146,7 @@ def manova_tests(Y: np.ndarray, X: np.ndarray, terms: list[list[int]], names: li
         eig = np.clip(eig, 0.0, None)
         for test, fun in MANOVA_TESTS.items():
             v, f, df1, df2 = fun(eig, float(len(cols)), float(r))
-            rows.append({"term": name, "test": test, "value": v, "statistic": f, "num_df": float(df1), "den_df": float(df2), "p_value": float(stats.f.sf(f, df1, df2))})
+            rows.append({"term": name, "test": test, "value": v, "statistic": f, "num_df": float(df1), "den_df": float(df2), "p_value": float(f_sf(f, df1, df2))})
     return pd.DataFrame(rows, columns=TEST_COLUMNS)
 
 

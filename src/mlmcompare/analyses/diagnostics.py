@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..estimation.distributions import chi2_sf
 
 from .. import lmm, models
 from ..lmm import build_design, fit_from_stats, sufficient_stats
@@ -92,7 +92,7 @@ def hausman_test(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
                 "std_error_diff": float(np.sqrt(D[0, 0])) if len(idx) == 1 and D[0, 0] > 0 else np.nan,
                 "statistic": h,
                 "df": float(rank),
-                "p_value": float(stats.chi2.sf(h, rank)),
+                "p_value": float(chi2_sf(h, rank)),
                 "v_diff_positive_definite": bool(vals.min() > 0),
             }
         )

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 
 from .. import lmm, models
+from ..estimation.distributions import norm_ppf, t_ppf, t_sf
 from ..lmm import LmmResult, SufficientStats
 from ..spec import ModelSpec
 
@@ -80,7 +80,7 @@ def mean_estimators_table(means: pd.DataFrame, g00: float, sigma2: float, size: 
         est = float(np.sum(w * means["mean"].to_numpy()))
         var_r, var_f = weighted_mean_variance(w, means["n"].to_numpy(), g00, sigma2)
         se = np.sqrt(var_r)
-        q = scipy.stats.t.ppf(0.975, J - 1)
+        q = t_ppf(0.975, J - 1)
         rows.append(
             {
                 "term": key,
@@ -90,7 +90,7 @@ def mean_estimators_table(means: pd.DataFrame, g00: float, sigma2: float, size: 
                 "std_error_fixed_schools": np.sqrt(var_f),
                 "df": float(J - 1),
                 "statistic": est / se,
-                "p_value": float(2 * scipy.stats.t.sf(abs(est / se), J - 1)),
+                "p_value": float(2 * t_sf(abs(est / se), J - 1)),
                 "conf_low": est - q * se,
                 "conf_high": est + q * se,
                 "weight_min": float(w.min()),
@@ -181,19 +181,19 @@ def oneway_intervals_table(fit: LmmResult, data: pd.DataFrame, spec: ModelSpec, 
     c = fit.coef.iloc[0]
     N, J = fit.nobs, fit.ngroups
     df_nlme = float(N - J)
-    q = scipy.stats.t.ppf(0.5 + level / 2, df_nlme)
+    q = t_ppf(0.5 + level / 2, df_nlme)
     est, se = float(c["estimate"]), float(c["std_error"])
     rows = [
         {"effect": "fixed", "term": "Intercept", "method": f"t with N - J = {N - J} df (nlme)",
          "estimate": est, "std_error": se, "df": df_nlme, "statistic": est / se,
-         "p_value": float(2 * scipy.stats.t.sf(abs(est / se), df_nlme)),
+         "p_value": float(2 * t_sf(abs(est / se), df_nlme)),
          "conf_low": est - q * se, "conf_high": est + q * se},
         {"effect": "fixed", "term": "Intercept", "method": "t with Satterthwaite df",
          "estimate": est, "std_error": se, "df": float(c["df"]), "statistic": float(c["statistic"]),
          "p_value": float(c["p_value"]), "conf_low": float(c["conf_low"]), "conf_high": float(c["conf_high"])},
     ]
     V = log_scale_vcov(fit, sums)
-    z = scipy.stats.norm.ppf(0.5 + level / 2)
+    z = norm_ppf(0.5 + level / 2)
     for k, (term, value) in enumerate([("sd__Intercept", float(fit.varcorr.sd.iloc[0])), ("sd__Observation", fit.sigma)]):
         se_log = float(np.sqrt(V[k, k]))
         rows.append(
@@ -427,12 +427,12 @@ def group_means_tables(fit: LmmResult, groups: pd.DataFrame, level: float = 0.95
     )
     coef = fit.coef.copy()
     # the engine's lmm.fit and this fit agree; broom names throughout
-    q = scipy.stats.t.ppf(0.5 + level / 2, N - J)
+    q = t_ppf(0.5 + level / 2, N - J)
     se = np.sqrt(v_j)
     ranef = fit.ranef
     blup = gamma + ranef["estimate"].to_numpy()
     cond_sd = ranef["cond_sd"].to_numpy()
-    z = scipy.stats.norm.ppf(0.5 + level / 2)
+    z = norm_ppf(0.5 + level / 2)
     per_group = pd.DataFrame(
         {
             "group": groups["group"].to_numpy(),

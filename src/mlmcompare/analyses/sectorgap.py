@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 
 from .. import lmm, models
+from ..estimation.distributions import t_ppf, t_sf
 from ..methods.common import ols
 from ..spec import ModelSpec
 
@@ -67,9 +67,9 @@ def naive_t_test(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     est = float(a.mean() - b.mean())
     se = float(np.sqrt(sp2 * (1 / n1 + 1 / n2)))
     df = float(n1 + n2 - 2)
-    q = scipy.stats.t.ppf(0.975, df)
+    q = t_ppf(0.975, df)
     return pd.DataFrame([{"term": f"{ref} - {other}", "estimate": est, "std_error": se, "df": df,
-                          "statistic": est / se, "p_value": float(2 * scipy.stats.t.sf(abs(est / se), df)),
+                          "statistic": est / se, "p_value": float(2 * t_sf(abs(est / se), df)),
                           "conf_low": est - q * se, "conf_high": est + q * se}])
 
 
@@ -89,8 +89,8 @@ def ols_vs_mixed_tables(data: pd.DataFrame, spec: ModelSpec) -> tuple[pd.DataFra
     coef_m.insert(0, "model", "Mixed (REML)")
     coef = pd.concat([coef_o, coef_m], ignore_index=True)
     coef["statistic"] = coef["estimate"] / coef["std_error"]
-    coef["p_value"] = 2 * scipy.stats.t.sf(np.abs(coef["statistic"]), coef["df"])
-    q = scipy.stats.t.ppf(0.975, coef["df"])
+    coef["p_value"] = 2 * t_sf(np.abs(coef["statistic"]), coef["df"])
+    q = t_ppf(0.975, coef["df"])
     coef["conf_low"] = coef["estimate"] - q * coef["std_error"]
     coef["conf_high"] = coef["estimate"] + q * coef["std_error"]
     tss = float(((y - y.mean()) ** 2).sum())

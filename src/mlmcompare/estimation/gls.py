@@ -42,9 +42,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.optimize
-import scipy.stats
 
 from ..lmm.lrt import likelihood_ratio
+from .distributions import t_ppf, t_sf
 
 __all__ = [
     "STRUCTURES",
@@ -479,12 +479,12 @@ def gls_tables(fits: Sequence[GlsResult], level: float = 0.95) -> dict[str, pd.D
         })
         se = np.sqrt(np.diag(f.vcov))
         df = float(f.df_resid)
-        q = scipy.stats.t.ppf(0.5 + level / 2, df)
+        q = t_ppf(0.5 + level / 2, df)
         for term, b, s in zip(f.terms, f.beta, se):
             coef_rows.append({
                 "structure": f.structure, "method": method, "term": term, "estimate": float(b),
                 "std_error": float(s), "df": df, "statistic": float(b / s),
-                "p_value": float(2 * scipy.stats.t.sf(abs(b / s), df)),
+                "p_value": float(2 * t_sf(abs(b / s), df)),
                 "conf_low": float(b - q * s), "conf_high": float(b + q * s),
             })
         V, C = f.covariance, f.correlation

@@ -11,21 +11,21 @@ the single-coefficient 95% intervals.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from .distributions import chi2_ppf, f_ppf, norm_ppf, t_ppf
 
 
 def joint_radius(df: float, level: float = 0.95) -> float:
     """Radius of the joint confidence region for two coefficients."""
     if not np.isfinite(df):
-        return float(np.sqrt(stats.chi2.ppf(level, 2)))
-    return float(np.sqrt(2.0 * stats.f.ppf(level, 2, df)))
+        return float(np.sqrt(chi2_ppf(level, 2)))
+    return float(np.sqrt(2.0 * f_ppf(level, 2, df)))
 
 
 def shadow_radius(df: float, level: float = 0.95) -> float:
     """Radius whose projections are the one-coefficient intervals."""
     if not np.isfinite(df):
-        return float(stats.norm.ppf(0.5 + level / 2.0))
-    return float(stats.t.ppf(0.5 + level / 2.0, df))
+        return float(norm_ppf(0.5 + level / 2.0))
+    return float(t_ppf(0.5 + level / 2.0, df))
 
 
 def ellipse_points(center: np.ndarray, cov: np.ndarray, radius: float, n: int = 181) -> np.ndarray:

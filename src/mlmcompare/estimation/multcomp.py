@@ -23,7 +23,8 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-import scipy.stats
+
+from .distributions import f_ppf, f_sf, t_ppf, t_sf
 
 __all__ = ["pairwise_comparisons", "paired_comparisons", "holm_adjust"]
 
@@ -47,6 +48,8 @@ def _pairs(wide: pd.DataFrame) -> list[tuple[str, str]]:
 
 def pairwise_comparisons(wide: pd.DataFrame, mse: float, df: float, level: float = 0.95) -> pd.DataFrame:
     """Every pairwise difference under each method, with adjusted p and interval."""
+    from scipy.stats import studentized_range  # Tukey's only; scipy.special has no kernel for it
+
     Y = wide.copy()
     Y.columns = [str(c) for c in Y.columns]
     n, a = Y.shape
@@ -56,24 +59,24 @@ def pairwise_comparisons(wide: pd.DataFrame, mse: float, df: float, level: float
     se = float(np.sqrt(2.0 * mse / n))
     est = np.array([means[b] - means[j] for j, b in pairs])
     t = est / se
-    p_raw = 2 * scipy.stats.t.sf(np.abs(t), df)
+    p_raw = 2 * t_sf(np.abs(t), df)
     alpha = 1 - level
     holm = holm_adjust(p_raw)
     ranks = np.empty(m, int)
     ranks[np.argsort(p_raw)] = np.arange(m)
     crit = {
-        "unadjusted": np.full(m, scipy.stats.t.ppf(1 - alpha / 2, df)),
-        "Bonferroni": np.full(m, scipy.stats.t.ppf(1 - alpha / (2 * m), df)),
-        "Holm": scipy.stats.t.ppf(1 - alpha / (2 * (m - ranks)), df),
-        "Tukey": np.full(m, scipy.stats.studentized_range.ppf(level, a, df) / np.sqrt(2)),
-        "Scheffe": np.full(m, np.sqrt((a - 1) * scipy.stats.f.ppf(level, a - 1, df))),
+        "unadjusted": np.full(m, t_ppf(1 - alpha / 2, df)),
+        "Bonferroni": np.full(m, t_ppf(1 - alpha / (2 * m), df)),
+        "Holm": t_ppf(1 - alpha / (2 * (m - ranks)), df),
+        "Tukey": np.full(m, studentized_range.ppf(level, a, df) / np.sqrt(2)),
+        "Scheffe": np.full(m, np.sqrt((a - 1) * f_ppf(level, a - 1, df))),
     }
     pvals = {
         "unadjusted": p_raw,
         "Bonferroni": np.minimum(1.0, m * p_raw),
         "Holm": holm,
-        "Tukey": scipy.stats.studentized_range.sf(np.abs(t) * np.sqrt(2), a, df),
-        "Scheffe": scipy.stats.f.sf(t**2 / (a - 1), a - 1, df),
+        "Tukey": studentized_range.sf(np.abs(t) * np.sqrt(2), a, df),
+        "Scheffe": f_sf(t**2 / (a - 1), a - 1, df),
     }
     rows = []
     for method in crit:
@@ -101,11 +104,11 @@ def paired_comparisons(wide: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         rows.append({"term": f"{b} - {j}", "estimate": est, "std_error": se, "df": float(n - 1),
                      "statistic": est / se})
     out = pd.DataFrame(rows)
-    out["p_value"] = 2 * scipy.stats.t.sf(np.abs(out["statistic"]), n - 1)
+    out["p_value"] = 2 * t_sf(np.abs(out["statistic"]), n - 1)
     out["p_bonferroni"] = np.minimum(1.0, m * out["p_value"])
     out["p_holm"] = holm_adjust(out["p_value"].to_numpy())
-    q = scipy.stats.t.ppf(1 - (1 - level) / 2, n - 1)
-    qb = scipy.stats.t.ppf(1 - (1 - level) / (2 * m), n - 1)
+    q = t_ppf(1 - (1 - level) / 2, n - 1)
+    qb = t_ppf(1 - (1 - level) / (2 * m), n - 1)
     out["conf_low"] = out["estimate"] - q * out["std_error"]
     out["conf_high"] = out["estimate"] + q * out["std_error"]
     out["conf_low_bonferroni"] = out["estimate"] - qb * out["std_error"]

@@ -40,7 +40,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from formulaic import model_matrix
 from scipy import linalg
 
 from .. import models
@@ -206,6 +205,8 @@ def robust_table(parts: OlsParts, model: str) -> pd.DataFrame:
 
 def pooled_robust(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     """Pooled OLS `y ~ x * F` with every standard error of `VCOV_TYPES`."""
+    from formulaic import model_matrix  # here only: the study's CR2 (cr2_from_blocks) needs no formula
+
     formula = models.formula("pooled", spec)
     mm = model_matrix(formula, data)
     parts = ols_parts(mm.rhs.to_numpy(), mm.lhs.to_numpy().ravel(), data[spec.group].to_numpy(), list(mm.rhs.columns))

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 
+from .distributions import chi2_sf, f_sf
 from .rmanova import helmert_contrasts
 
 __all__ = ["mauchly_test", "epsilon_table"]
@@ -47,8 +47,8 @@ def mauchly_test(wide: pd.DataFrame) -> pd.DataFrame:
     w2_r = (p + 2) * (p - 1) * (p - 2) * (2 * p**3 + 6 * p**2 + 3 * (p + 1) + 2) / (288 * (n_resid * p * rho) ** 2)
     z = -n_resid * rho * np.log(W)
     f = p * (p + 1) / 2 - 1
-    pr1 = scipy.stats.chi2.sf(z, f)
-    pr2 = scipy.stats.chi2.sf(z, f + 4)
+    pr1 = chi2_sf(z, f)
+    pr2 = chi2_sf(z, f + 4)
     return pd.DataFrame([{
         "test": "Mauchly", "W": W, "statistic": float(z), "df": float(f),
         "p_value": float(pr1 + w2 * (pr2 - pr1)),
@@ -69,5 +69,5 @@ def epsilon_table(wide: pd.DataFrame, F: float) -> pd.DataFrame:
         used = min(eps, 1.0)
         df1, df2 = used * (a - 1), used * (a - 1) * (n - 1)
         rows.append({"correction": name, "epsilon": eps, "num_df": df1, "den_df": df2, "statistic": F,
-                     "p_value": float(scipy.stats.f.sf(F, df1, df2))})
+                     "p_value": float(f_sf(F, df1, df2))})
     return pd.DataFrame(rows)

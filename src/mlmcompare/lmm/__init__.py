@@ -8,6 +8,8 @@ mkMerMod):
     build_design    + data -> checked X, Z, y, group codes (Design)    (design.py, checks.py)
       or a source   parquet files / Dask partitions -> chunks          (sources.py)
     sufficient_stats  one pass over the rows -> per-group Z'Z, Z'X, Z'y (stats.py)
+      or sufficient_stats_from_moments  the same in O(J) from per-group moments, when
+                    every column moves along one variable within a group (stats.py)
       or blocked_stats  several factors: per factor and per pair of levels (blocked.py)
     optimize_theta  profiled (RE)ML deviance over theta, analytic gradient
                     (objective.py; blocked.py and kernels_blocked.py for several factors;
@@ -45,21 +47,20 @@ Public entry points
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from .blocked import BlockedStats, blocked_stats, stats_from_design
-from .checks import check_nobs_vs_nre, check_not_exact_fit
-from .design import ChunkMatrices, Design, RowSpec, build_design, row_spec
 from .formula import ParsedFormula, RandomBar, parse_formula
 from .lrt import chibar_pvalue, likelihood_ratio, lrt
-from .objective import ThetaLayout, make_layout
-from .optimize import OptimizerResult, optimize_theta
-from .result import TIDY_COLUMNS, LmmResult, VarCorr
-from .stats import SufficientStats, sufficient_stats
+
+if TYPE_CHECKING:
+    from .blocked import BlockedStats
+    from .result import LmmResult
+    from .stats import SufficientStats
 
 __all__ = [
     "fit",
@@ -71,6 +72,7 @@ __all__ = [
     "VarCorr",
     "SufficientStats",
     "sufficient_stats",
+    "sufficient_stats_from_moments",
     "BlockedStats",
     "blocked_stats",
     "parse_formula",
@@ -87,6 +89,31 @@ __all__ = [
     "OptimizerResult",
     "TIDY_COLUMNS",
 ]
+
+# The compiled kernels (numba) and the several-factor machinery load on first
+# use: a caller that needs only the engine's checks (`from mlmcompare.lmm
+# import checks`) or its formula parser does not pay for them.
+_LAZY = {
+    "BlockedStats": "blocked", "blocked_stats": "blocked", "stats_from_design": "blocked",
+    "ChunkMatrices": "design", "Design": "design", "RowSpec": "design", "build_design": "design",
+    "row_spec": "design",
+    "ThetaLayout": "objective", "make_layout": "objective",
+    "OptimizerResult": "optimize", "optimize_theta": "optimize",
+    "TIDY_COLUMNS": "result", "LmmResult": "result", "VarCorr": "result",
+    "SufficientStats": "stats", "sufficient_stats": "stats", "sufficient_stats_from_moments": "stats",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def fit(
@@ -124,6 +151,8 @@ def fit(
     batch_size : rows per chunk read from parquet (default
         :data:`mlmcompare.lmm.sources.DEFAULT_BATCH_ROWS`).
     """
+    import pandas as pd
+
     if isinstance(data, pd.DataFrame):
         return _fit_frame(formula, data, reml, theta_start, levels)
     from . import sources# pyarrow / dask are needed only for these inputs
@@ -147,10 +176,14 @@ def _is_path_list(data) -> bool:
         isinstance(p, (str, os.PathLike)) for p in data)
 
 
-def _fit_frame(formula: str, data: pd.DataFrame, reml: bool,
+def _fit_frame(formula: str, data, reml: bool,
                theta_start: Sequence[float] | None,
                levels: Mapping[str, Sequence] | None) -> LmmResult:
     """The in-memory fit: the rows are kept for fitted values and residuals."""
+    from .blocked import stats_from_design
+    from .design import build_design
+    from .stats import sufficient_stats
+
     design = build_design(formula, data, levels=levels)
     if levels:
         from .sources import check_declared_levels# refused as it is for files
@@ -202,6 +235,12 @@ def fit_stages(stats: SufficientStats, block_sizes: Sequence[int], reml: bool,
     Several factors: the blocks follow lme4's order of terms (``block_sizes``
     is taken from the statistics).
     """
+    from .blocked import BlockedStats
+    from .checks import check_not_exact_fit
+    from .objective import make_layout
+    from .optimize import optimize_theta
+    from .result import LmmResult
+
     if isinstance(stats, BlockedStats):
         stats = stats.in_lme4_order()
         block_sizes = stats.block_sizes()
@@ -254,6 +293,9 @@ def fit_from_stats(
     terms and blocks, and ``block_sizes`` / ``random_terms`` / ``group_name``
     are not used.
     """
+    from .blocked import BlockedStats
+    from .checks import check_nobs_vs_nre
+
     if isinstance(stats, BlockedStats):
         p = stats.p
         fixed_terms = list(fixed_terms) if fixed_terms is not None else [f"x{i + 1}" for i in range(p)]

@@ -19,6 +19,7 @@ The mathematics is documented where it is used (:mod:`.objective`,
 * :func:`fixed_pass`: the p x p step (Cholesky of X'V0^{-1}X, beta, r^2);
 * :func:`gradient_pieces`: M, W and sum_j P_j A^{-1} P_j' of the gradient;
 * :func:`deviance_gradient`: the three above fused, for the optimizer;
+* :func:`varpar_gradient`: the same in (theta, sigma), for Satterthwaite's df;
 * :func:`quasi_newton`: the optimizer's main search (BFGS) around it;
 * :func:`moment_sums`: per-group least squares of y on Z, summed (for the start).
 """
@@ -34,6 +35,7 @@ __all__ = [
     "fixed_pass",
     "gradient_pieces",
     "deviance_gradient",
+    "varpar_gradient",
     "profiled_deviance",
     "quasi_newton",
     "moment_sums",
@@ -341,6 +343,39 @@ def deviance_gradient(theta, rows, cols, q, ZtZ, ZtX, Zty, XtX, Xty, yty, nobs, 
     for i in range(k):
         grad[i] = 2.0 * GL[rows[i], cols[i]]
     return f, grad
+
+
+@_jit
+def varpar_gradient(theta, sigma, rows, cols, q, ZtZ, ZtX, Zty, XtX, Xty, yty, nobs, reml, L, sol):
+    """Gradient of the (RE)ML deviance in (theta, sigma), not profiled over sigma
+    (see :func:`mlmcompare.lmm.objective.varpar_gradient`); nan where undefined.
+
+    L and sol are scratch arrays of shapes (J, q, q) and (J, q, 1+p+q).
+    """
+    k = theta.shape[0]
+    p = XtX.shape[0]
+    grad = np.full(k + 1, np.nan)
+    Lam = np.zeros((q, q))
+    for i in range(k):
+        Lam[rows[i], cols[i]] = theta[i]
+    CtC, Ctc, ctc, ldL2, ok = group_pass(Lam, ZtZ, ZtX, Zty, L, sol)
+    if not ok:
+        return grad
+    A, LX, gamma, r2, ldRX2, ok = fixed_pass(XtX, Xty, yty, CtC, Ctc, ctc)
+    if not ok:
+        return grad
+    with_pap = reml and p > 0
+    Ainv = inverse_from_factor(LX) if with_pap else np.zeros((p, p))
+    M, W, PAP = gradient_pieces(ZtZ, ZtX, Zty, sol, gamma, Ainv, with_pap,
+                                np.empty((0, q, p)))
+    s2 = sigma * sigma
+    G = M - W / s2 - PAP
+    GL = G @ Lam
+    for i in range(k):
+        grad[i] = 2.0 * GL[rows[i], cols[i]]
+    m = nobs - p if reml else nobs
+    grad[k] = -2.0 * r2 / (s2 * sigma) + 2.0 * m / sigma
+    return grad
 
 
 @_jit

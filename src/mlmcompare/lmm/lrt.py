@@ -16,11 +16,15 @@ boundary p-value is given.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import scipy.stats
 
-from .result import LmmResult
+from ..estimation.distributions import chi2_sf
+
+if TYPE_CHECKING:
+    from .result import LmmResult
 
 __all__ = ["lrt", "chibar_pvalue", "likelihood_ratio"]
 
@@ -28,8 +32,8 @@ __all__ = ["lrt", "chibar_pvalue", "likelihood_ratio"]
 def chibar_pvalue(stat: float, df: int) -> float:
     """P-value of 1/2 chi2_{df-1} + 1/2 chi2_{df} (chi2_0 is a point mass at 0)."""
     stat = max(float(stat), 0.0)
-    lo = float(scipy.stats.chi2.sf(stat, df - 1)) if df - 1 > 0 else (1.0 if stat <= 0 else 0.0)
-    return 0.5 * lo + 0.5 * float(scipy.stats.chi2.sf(stat, df))
+    lo = float(chi2_sf(stat, df - 1)) if df - 1 > 0 else (1.0 if stat <= 0 else 0.0)
+    return 0.5 * lo + 0.5 * float(chi2_sf(stat, df))
 
 
 def likelihood_ratio(loglik_small: float, loglik_big: float, df: int, boundary: bool = False) -> tuple[float, float, float]:
@@ -37,7 +41,7 @@ def likelihood_ratio(loglik_small: float, loglik_big: float, df: int, boundary: 
     p-value and, when the bigger model adds one variance that is 0 under the
     null (`boundary`), the chi-bar-square p-value (else NaN)."""
     stat = 2.0 * (loglik_big - loglik_small)
-    p = float(scipy.stats.chi2.sf(max(stat, 0.0), df))
+    p = float(chi2_sf(max(stat, 0.0), df))
     return stat, p, chibar_pvalue(stat, df) if boundary else float("nan")
 
 

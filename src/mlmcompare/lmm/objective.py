@@ -224,11 +224,6 @@ def _gradient_pieces(stats: SufficientStats, ev: Evaluation, reml: bool, want_P:
     return M, W, (PAP if with_pap else None), P
 
 
-def _to_theta(G: np.ndarray, ev: Evaluation, layout: ThetaLayout) -> np.ndarray:
-    GL = G @ ev.Lam
-    return 2.0 * GL[layout.rows, layout.cols]
-
-
 class DevianceFunction:
     """The profiled deviance and its gradient in theta, as one compiled call.
 
@@ -285,17 +280,19 @@ def varpar_deviance(
 def varpar_gradient(
     stats: SufficientStats, layout: ThetaLayout, varpar: np.ndarray, reml: bool
 ) -> np.ndarray:
-    """Analytic gradient of :func:`varpar_deviance` in (theta, sigma)."""
-    theta, sigma = varpar[:-1], float(varpar[-1])
-    ev = evaluate(stats, layout, theta)
-    M, W, PAP, _ = _gradient_pieces(stats, ev, reml)
-    s2 = sigma * sigma
-    G = M - W / s2
-    if PAP is not None:
-        G = G - PAP
-    m = ev.nobs - ev.p if reml else ev.nobs
-    g_sigma = -2.0 * ev.r2 / (s2 * sigma) + 2.0 * m / sigma
-    return np.append(_to_theta(G, ev, layout), g_sigma)
+    """Analytic gradient of :func:`varpar_deviance` in (theta, sigma) (compiled:
+    :func:`~mlmcompare.lmm.kernels.varpar_gradient`).
+
+    With G_D the derivative of the profiled deviance in D (module docstring)
+    with r2 / sigma^2 in place of the profiled (n or n-p) / r2,
+    d/d theta_k = 2 (G_D Lambda)[row_k, col_k] and d/d sigma = -2 r2 / sigma^3
+    + 2 m / sigma (m = n - p for REML, n for ML).
+    """
+    J, q, p = stats.ngroups, layout.q, stats.p
+    return kernels.varpar_gradient(
+        np.ascontiguousarray(varpar[:-1], dtype=float), float(varpar[-1]), layout.rows, layout.cols, q,
+        stats.ZtZ, stats.ZtX, stats.Zty, stats.XtX, stats.Xty, float(stats.yty), int(stats.nobs), bool(reml),
+        np.empty((J, q, q)), np.empty((J, q, 1 + p + q)))
 
 
 def vcov_jacobian(

@@ -49,7 +49,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.optimize
 
 from . import kernels
 from .blocked import BlockedDevianceFunction, BlockedStats, factorize
@@ -150,6 +149,8 @@ class _Counted:
 
 
 def _lbfgs(obj: _Counted, x0: np.ndarray, bounds=None) -> tuple[np.ndarray, float]:
+    import scipy.optimize  # the snapping and fallback searches only: most fits never import it
+
     res = scipy.optimize.minimize(
         obj,
         x0,
@@ -474,6 +475,8 @@ def _optimize_unit_scale(
 
     if not (np.isfinite(gnorm) and gnorm < GRAD_TOL):
         # fallback: derivative-free bounded search and other starts; keep the best
+        import scipy.optimize
+
         method += " + Powell/extra starts"
         lower = np.where(layout.is_diag, 0.0, -np.inf)
         bounds = scipy.optimize.Bounds(lower, np.full(layout.k, np.inf))

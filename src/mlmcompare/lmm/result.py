@@ -24,7 +24,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-import scipy.stats
+from scipy import special
 
 from . import kernels
 from .blocked import BlockedFit, BlockedStats
@@ -88,8 +88,9 @@ def _tidy_rows(names, est, se, df, level: float = 0.95) -> pd.DataFrame:
     est, se, df = (np.asarray(a, dtype=float) for a in (est, se, df))
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = est / se
-    p = 2.0 * scipy.stats.t.sf(np.abs(stat), df)
-    crit = scipy.stats.t.ppf(0.5 + level / 2.0, df)
+    # scipy.stats.t's survival function and quantile are these kernels (without its import)
+    p = 2.0 * special.stdtr(df, -np.abs(stat))
+    crit = special.stdtrit(df, 0.5 + level / 2.0)
     return pd.DataFrame(
         {
             "term": list(names),
@@ -296,10 +297,21 @@ class LmmResult:
     def fixef(self) -> pd.Series:
         return pd.Series(self._beta, index=self.fixed_terms, name="estimate")
 
+    @property
+    def fixef_array(self) -> np.ndarray:
+        """The fixed effects as an array, in the order of ``fixed_terms``."""
+        return self._beta.copy()
+
+    @cached_property
+    def vcov_array(self) -> np.ndarray:
+        """Their covariance matrix as an array (``vcov`` without the labels)."""
+        vb = self._T @ self._vcov_gamma @ self._T.T
+        vb.flags.writeable = False
+        return vb
+
     @cached_property
     def vcov(self) -> pd.DataFrame:
-        vb = self._T @ self._vcov_gamma @ self._T.T
-        return pd.DataFrame(vb, index=self.fixed_terms, columns=self.fixed_terms)
+        return pd.DataFrame(self.vcov_array.copy(), index=self.fixed_terms, columns=self.fixed_terms)
 
     def _re_index(self):
         if not self.several:
@@ -445,9 +457,13 @@ class LmmResult:
         names = list(names)
         if len(names) != M.shape[0]:
             raise ValueError(f"{len(names)} names for {M.shape[0]} contrasts")
-        est = M @ self.fixef.to_numpy()
-        var, df = contrast_df(self._satt, M @ self._T)
-        return _tidy_rows(names, est, np.sqrt(var), df, level)
+        var, df = self.contrast_variance_df(M)
+        return _tidy_rows(names, M @ self._beta, np.sqrt(var), df, level)
+
+    def contrast_variance_df(self, L) -> tuple[np.ndarray, np.ndarray]:
+        """The variance and Satterthwaite df of each contrast (rows of ``L``), as arrays:
+        :meth:`contrast`'s numbers without the table."""
+        return contrast_df(self._satt, self._as_matrix(L) @ self._T)
 
     @cached_property
     def coef(self) -> pd.DataFrame:

@@ -31,8 +31,8 @@ import pandas as pd
 
 from . import kernels
 
-__all__ = ["SufficientStats", "ShiftedFixed", "sufficient_stats", "default_shifts", "z_scale",
-           "scaled_z"]
+__all__ = ["SufficientStats", "ShiftedFixed", "sufficient_stats", "sufficient_stats_from_moments",
+           "default_shifts", "z_scale", "scaled_z"]
 
 
 class ShiftedFixed:
@@ -262,6 +262,74 @@ def sufficient_stats(
         y_shift=float(y_shift),
         intercept_col=icol,
         ones_coef=ones,
+    )
+
+
+def sufficient_stats_from_moments(
+    groups: np.ndarray,
+    n: np.ndarray,
+    stt: np.ndarray,
+    sty: np.ndarray,
+    syy: np.ndarray,
+    y_mean: np.ndarray,
+    X0: np.ndarray,
+    X1: np.ndarray,
+    Z0: np.ndarray,
+    Z1: np.ndarray,
+) -> SufficientStats:
+    """The statistics of groups whose columns all move along one variable, from its moments.
+
+    In group j every column of X and Z is an affine function of one
+    variable t (a predictor, its deviation from the group mean, a constant):
+    the rows are ``X0[j] + (t - tbar_j) X1[j]`` and ``Z0[j] + (t - tbar_j)
+    Z1[j]``, and y is ``y_mean[j] + (y - y_mean[j])``.  Then every block of
+    the statistics is a function of the group's size ``n``, the sums of
+    squares and products about the group means ``stt``, ``sty``, ``syy``
+    and its mean response (the sums of the deviations are 0), so they are
+    built in O(J) without the rows.  Shifts as :func:`default_shifts` chooses
+    them for the rows (column means, mean response) where an intercept
+    column (X0 = 1, X1 = 0 in every group) exists; none otherwise.
+    Deviations about the group means keep the sums as accurate as the
+    one-pass accumulation.
+    """
+    n, stt, sty, syy, y_mean = (np.asarray(a, dtype=float) for a in (n, stt, sty, syy, y_mean))
+    X0, X1, Z0, Z1 = (np.asarray(a, dtype=float) for a in (X0, X1, Z0, Z1))
+    J, p = X0.shape
+    if not (X1.shape == (J, p) and Z0.shape == Z1.shape and Z0.shape[0] == J
+            and all(a.shape == (J,) for a in (n, stt, sty, syy, y_mean))):
+        raise ValueError("moments and columns must have one row per group (X0, X1: J x p; Z0, Z1: J x q)")
+    is_one = np.all(X0 == 1.0, axis=0) & np.all(X1 == 0.0, axis=0)
+    nobs = n.sum()
+    x_shift = np.zeros(p)
+    intercept_col, ones_coef, y_shift = None, None, 0.0
+    if is_one.any() and nobs > 0:
+        intercept_col = int(np.flatnonzero(is_one)[0])
+        x_shift = n @ X0 / nobs
+        x_shift[intercept_col] = 0.0
+        ones_coef = np.zeros(p)
+        ones_coef[intercept_col] = 1.0
+        y_shift = float(n @ y_mean / nobs)
+    Xc = X0 - x_shift  # each group's shifted row at its mean of t
+    yc = y_mean - y_shift
+    ZtZ = n[:, None, None] * Z0[:, :, None] * Z0[:, None, :] + stt[:, None, None] * Z1[:, :, None] * Z1[:, None, :]
+    ZtX = n[:, None, None] * Z0[:, :, None] * Xc[:, None, :] + stt[:, None, None] * Z1[:, :, None] * X1[:, None, :]
+    yty_j = syy + n * yc * yc
+    return SufficientStats(
+        groups=np.asarray(groups),
+        n_j=n,
+        ZtZ=ZtZ,
+        ZtX=ZtX,
+        Zty=(n * yc)[:, None] * Z0 + sty[:, None] * Z1,
+        yty_j=yty_j,
+        ysum_j=n * yc,
+        zsum_j=n[:, None] * Z0,
+        XtX=(Xc * n[:, None]).T @ Xc + (X1 * stt[:, None]).T @ X1,
+        Xty=Xc.T @ (n * yc) + X1.T @ sty,
+        yty=float(yty_j.sum()),
+        x_shift=x_shift,
+        y_shift=y_shift,
+        intercept_col=intercept_col,
+        ones_coef=ones_coef,
     )
 
 

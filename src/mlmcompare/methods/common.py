@@ -18,8 +18,9 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, special
+from scipy import linalg
 
+from ..estimation.distributions import t_ppf, t_sf
 from ..spec import ModelSpec
 from ..report.tidy import MethodResult
 from .schools import Moments, SchoolStats, clearly_full_rank, interaction_gram, interaction_terms, school_stats
@@ -153,9 +154,8 @@ def t_interval(estimate: np.ndarray, se: np.ndarray, df: np.ndarray, level: floa
     """t statistics, two-sided p-values and confidence limits (normal where df is inf)."""
     estimate, se, df = (np.asarray(a, dtype="float64") for a in (estimate, se, df))
     stat = estimate / se
-    # t's survival function and quantile (scipy.stats.t's own kernels, without importing scipy.stats)
-    p = 2.0 * special.stdtr(df, -np.abs(stat))
-    half = special.stdtrit(df, 0.5 + level / 2.0) * se
+    p = 2.0 * t_sf(np.abs(stat), df)
+    half = t_ppf(0.5 + level / 2.0, df) * se
     return stat, p, estimate - half, estimate + half
 
 

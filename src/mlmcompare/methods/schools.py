@@ -9,14 +9,20 @@ axis theorem), lines through the school means, per-school X'X blocks for
 cluster-robust errors. Sums about each school's own mean keep the numbers
 accurate wherever x and y are located (no cancellation as in x'x - n xbar^2).
 
-The rows stay referenced (`data`) for what needs them: the mixed models'
-own one-pass statistics (`mlmcompare.lmm`) and the naming of aliased terms
-when a model turns out not estimable.
+The mixed models need no more: within a school every column of
+`y ~ (x1 + ...) * F + (1 + z | school)` built from the predictor, its school
+mean (cvar) and its deviation from it (dvar) moves along the predictor
+alone, so the engine's per-school statistics follow from the same moments
+(`SchoolStats.along_predictor`, `lmm.sufficient_stats_from_moments`). The rows stay
+referenced (`data`) for what the moments cannot give: other columns, data
+whose contextual columns are not the school means of the predictor, and the
+naming of aliased terms when a model turns out not estimable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -70,6 +76,11 @@ def row_moments(x: np.ndarray, y: np.ndarray) -> Moments:
     return Moments(np.ones_like(x), x, y, zero, zero, zero)
 
 
+#: contextual columns within this share of their spread of the school means
+#: (and deviations) count as derived from them (the same sums in another order)
+CONTEXTUAL_RTOL = 1e-10
+
+
 @dataclass(frozen=True, eq=False)
 class SchoolStats:
     """The rows summarised per school (see module docstring)."""
@@ -100,6 +111,43 @@ class SchoolStats:
     def interaction_rows(self, numeric: Sequence[str]) -> np.ndarray:
         """The rows of `y ~ (numeric columns) * F` (see `interaction_columns`)."""
         return interaction_columns({c: self.column(c) for c in numeric}, self.row_level, self.levels)
+
+    def along_predictor(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """A numeric column as, per school, its value at the school's mean of the
+        predictor and its slope in the deviation from that mean; None when the
+        column is not the predictor, its school mean (cvar) or the deviation
+        from it (dvar)."""
+        m, spec = self.moments, self.spec
+        one, zero = np.ones(self.ngroups), np.zeros(self.ngroups)
+        if name == spec.predictor:
+            return m.x_mean, one
+        if name == spec.cvar and self._contextual_columns_derived:
+            return m.x_mean, zero
+        if name == spec.dvar and self._contextual_columns_derived:
+            return zero, one
+        return None
+
+    @cached_property
+    def _contextual_columns_derived(self) -> bool:
+        """True when the data's cvar and dvar columns are the school mean of the
+        predictor and the deviation from it (as `data.add_contextual` and the
+        study's simulation make them), to rounding: each within `CONTEXTUAL_RTOL`
+        of its own spread (of the school means between schools, of the
+        deviations within them), so that the model is the same model."""
+        spec, m = self.spec, self.moments
+        if spec.cvar not in self.data.columns or spec.dvar not in self.data.columns:
+            return False
+        try:
+            c = self.data[spec.cvar].to_numpy(dtype="float64")
+            d = self.data[spec.dvar].to_numpy(dtype="float64")
+        except (TypeError, ValueError):
+            return False
+        mean = m.x_mean[self.codes]
+        between = float(np.ptp(m.x_mean))
+        within = float(np.sqrt(np.max(m.sxx / m.n)))
+        with np.errstate(invalid="ignore"):
+            return bool(np.max(np.abs(c - mean)) <= CONTEXTUAL_RTOL * between
+                        and np.max(np.abs(d - (self.x - mean))) <= CONTEXTUAL_RTOL * within)
 
 
 def school_stats(data: pd.DataFrame, spec: ModelSpec) -> SchoolStats:
@@ -162,6 +210,22 @@ def interaction_columns(numeric: Mapping[str, np.ndarray], level: np.ndarray, le
     cols = [np.ones(len(level)), *numeric.values(), *(ind.astype("float64") for ind in indicators)]
     cols += [values * ind for values in numeric.values() for ind in indicators]
     return np.array(cols).T
+
+
+def interaction_along(numeric: Sequence[tuple[np.ndarray, np.ndarray]], level: np.ndarray,
+                      k: int) -> tuple[np.ndarray, np.ndarray]:
+    """`y ~ (x1 + x2 + ...) * F` per school as (X0, X1), each (J, p): the row at
+    the school's mean of the predictor and its slope in the deviation (columns
+    as `interaction_terms`; each numeric column given by
+    `SchoolStats.along_predictor`)."""
+    J = len(level)
+    ind = (level[:, None] == np.arange(1, k)[None, :]).astype("float64")  # (J, k-1)
+    at_mean = [np.ones(J), *(a for a, _ in numeric), *ind.T]
+    slope = [np.zeros(J), *(b for _, b in numeric), *np.zeros((k - 1, J))]
+    for a, b in numeric:
+        at_mean += [a * f for f in ind.T]
+        slope += [b * f for f in ind.T]
+    return np.column_stack(at_mean), np.column_stack(slope)
 
 
 def interaction_blocks(units: Moments, level: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

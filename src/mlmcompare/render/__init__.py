@@ -6,7 +6,7 @@ the parameters with ``-P``) and ``fallback`` (offline, no Quarto): ``qmd``
 reads the file (and expands its includes, only there), ``execute`` runs the
 Python chunks in a Jupyter kernel with the parameters injected after the chunk
 tagged ``parameters``, ``assemble`` writes one Markdown document, and
-``pandoc`` converts it once per format with the Lua filter crossref.lua
+``pandoc`` converts it once per format (at the same time) with the Lua filter crossref.lua
 (numbers and cross-references); the Typst output is compiled to PDF. Outputs
 are installed atomically: a failed render leaves nothing at the destination.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .assemble import notebook_to_markdown
 from .execute import ANSI_ESCAPE, build_notebook, execute_notebook
-from .pandoc import compile_typst, to_format
+from .pandoc import compile_typst, to_formats
 from .qmd import ChunkError, RenderError, expand_includes, read_qmd
 
 __all__ = ["ChunkError", "RenderError", "RenderInfo", "render_report"]
@@ -99,7 +99,7 @@ def render_with_fallback(qmd: Path, params: dict[str, object], formats: list[str
     doc = read_qmd(qmd)
     notebook = execute_notebook(doc, build_notebook(doc, params))
     markdown = notebook_to_markdown(doc, notebook, scratch / "figures")
-    return {name: to_format(markdown, doc, name, scratch) for name in formats}
+    return to_formats(markdown, doc, formats, scratch)
 
 
 def render_with_quarto(qmd: Path, params: dict[str, object], formats: list[str],

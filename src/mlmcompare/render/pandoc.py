@@ -1,14 +1,16 @@
 """One pandoc call per output format: the assembled Markdown becomes one
 self-contained HTML file (MathML, embedded images and CSS), or Typst that the
 PyPI ``typst`` package compiles to PDF. Both calls run the same Lua filter
-(crossref.lua), so both formats number figures, tables and sections alike."""
+(crossref.lua), so both formats number figures, tables and sections alike;
+they run at the same time (the render is the last step of a pipeline run)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,21 @@ from .qmd import Qmd, RenderError
 HERE = Path(__file__).parent  # crossref.lua, template.typ and style.css ship here
 
 
-def to_format(markdown: str, doc: Qmd, target: str, scratch: Path) -> Path:
-    """``markdown`` (with the header's metadata) as ``target``: "html" or "pdf"."""
+def to_formats(markdown: str, doc: Qmd, targets: Sequence[str], scratch: Path) -> dict[str, Path]:
+    """``markdown`` (with the header's metadata) as each target, "html" or "pdf":
+    one source file, the conversions at the same time (each is its own
+    pandoc process; the PDF's Typst compile follows its pandoc)."""
     source = scratch / f"{doc.path.stem}.md"
     source.write_text(f"---\n{yaml.safe_dump(metadata(doc), allow_unicode=True)}---\n\n{markdown}", encoding="utf-8")
+    if len(targets) == 1:
+        return {targets[0]: convert(source, doc, targets[0], scratch)}
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        futures = {target: pool.submit(convert, source, doc, target, scratch) for target in targets}
+        return {target: future.result() for target, future in futures.items()}
+
+
+def convert(source: Path, doc: Qmd, target: str, scratch: Path) -> Path:
+    """The Markdown file ``source`` as ``target``: "html" or "pdf"."""
     options = doc.format_options()
     args = [str(source), "--from=markdown", "--standalone", "--wrap=none",
             "--columns=100000",  # no relative column widths from long pipe-table rows
