@@ -59,7 +59,8 @@ def clustering_consequences(tau: float, sigma2: float, mean_size: float, nobs: i
 
     One row: the between-group SD, the gap between groups one SD above and one
     SD below the mean (2 SD) and that gap in within-group SDs; the ICC and
-    Kish's design effect 1 + (m - 1) ICC with its square root; the SE of the
+    Kish's design effect 1 + (m - 1) ICC with its square root and the
+    effective sample size N / design effect; the SE of the
     mean as if all `nobs` observations were independent, sqrt((tau + sigma^2)
     / N), that SE times sqrt(design effect), and the model's SE (`se_model`),
     which the inflated SE equals in a balanced design.
@@ -78,6 +79,7 @@ def clustering_consequences(tau: float, sigma2: float, mean_size: float, nobs: i
         "mean_size": float(mean_size),
         "design_effect": deff,
         "sqrt_design_effect": float(np.sqrt(deff)),
+        "effective_n": nobs / deff,
         "se_independent": se_independent,
         "se_inflated": se_independent * float(np.sqrt(deff)),
         "se_model": float(se_model),
@@ -229,7 +231,7 @@ def threelevel_labels(top: str, middle: str) -> dict[str, str]:
         "levels_three": "three levels",
         "levels_no_middle": f"{middle} left out",
         "levels_no_top": f"{top} left out",
-        "levels_ols": "no level (OLS)",
+        "levels_ols": "no level: OLS",
     }
 
 
