@@ -93,6 +93,22 @@ _MODELS = (
     Model("components_diagonal", "Random slopes, uncorrelated G (||)", "{k}", "(1 + {s} || {g})"),
     Model("components_block", "Random slopes, block G", "{k}", "(1 | {g}) + (0 + {s} | {g})"),
     Model("components_unstructured", "Random slopes, unstructured G", "{k}", "(1 + {s} | {g})"),
+    # three levels: {g} the top level (schools), {h} the middle level nested in it
+    # (classes, labels that may repeat across schools), covariates {k}
+    Model("levels_null", "Three levels", "1", "(1 | {g}/{h})"),
+    Model("levels_null_top", "Top level only", "1", "(1 | {g})"),
+    Model("levels_null_middle", "Middle level only", "1", "(1 | {h}:{g})"),
+    Model("levels_labels_crossed", "Middle-level labels read as crossed with the top level", "1", "(1 | {g}) + (1 | {h})"),
+    Model("levels_three", "Three levels", "{k}", "(1 | {g}/{h})"),
+    Model("levels_no_middle", "Middle level left out", "{k}", "(1 | {g})"),
+    Model("levels_no_top", "Top level left out", "{k}", "(1 | {h}:{g})"),
+    Model("levels_ols", "No level: OLS", "{k}"),
+    # two crossed factors {a} and {b}, and the same data read as if one were nested in the other
+    Model("crossed", "Crossed", "1", "(1 | {a}) + (1 | {b})"),
+    Model("crossed_a_only", "First factor only", "1", "(1 | {a})"),
+    Model("crossed_b_only", "Second factor only", "1", "(1 | {b})"),
+    Model("crossed_b_in_a", "Second factor nested in the first", "1", "(1 | {a}/{b})"),
+    Model("crossed_a_in_b", "First factor nested in the second", "1", "(1 | {b}/{a})"),
 )
 
 MODELS: dict[str, Model] = {m.id: m for m in _MODELS}

@@ -28,12 +28,12 @@ def close(ours: float, published: str, tol: float | None = None) -> bool:
 @pytest.fixture(scope="session")
 def table(tmp_path_factory):
     """Read a table 'part/name' of the designs handout, every part computed once."""
+    from mlmcompare.analyses import DESIGN_PARTS
     from mlmcompare.steps import Job, design_part
 
     config = validated_config()
     folder = tmp_path_factory.mktemp("designs")
-    sections = {"oneway": "oneway", "rmanova": "repeated", "multcomp": "repeated", "gls": "repeated", "components": "components"}
-    for part, section in sections.items():
+    for part, (_, section) in DESIGN_PARTS.items():
         design_part(Job("design_part", input={"csv": ROOT / config["designs"][section]["file"]},
                         output={"tables": folder / part}, params={"designs": config["designs"]}, wildcards={"part": part}))
 
@@ -174,3 +174,15 @@ def test_components_outputs(table):
     assert key["df"] == 3 and key["statistic"] > 0
     G = table("components/G")
     assert set(G["row"]) == {"Intercept", "ses_cwg", "female_cwg"}
+
+
+def test_workflow_runs_every_designs_part_with_its_section():
+    """common.smk's DESIGN_SECTIONS (the rules' parts) is the package's DESIGN_PARTS."""
+    import ast
+    import re
+
+    from mlmcompare.analyses import DESIGN_PARTS
+
+    text = (ROOT / "workflow" / "rules" / "common.smk").read_text()  # Snakemake syntax: not a Python module
+    found = re.findall(r"^DESIGN_SECTIONS = (\{.*?\})$", text, flags=re.M | re.S)
+    assert [ast.literal_eval(f) for f in found] == [{part: section for part, (_, section) in DESIGN_PARTS.items()}]

@@ -106,7 +106,8 @@ def study_outputs(dataset):
 DESIGNS = config["designs"]
 DESIGNS_DIR = f"{RESULTS}/designs"
 # each part and the config section (under designs:) it reads
-DESIGN_SECTIONS = {"oneway": "oneway", "rmanova": "repeated", "multcomp": "repeated", "gls": "repeated", "components": "components"}
+DESIGN_SECTIONS = {"oneway": "oneway", "rmanova": "repeated", "multcomp": "repeated", "gls": "repeated",
+                   "components": "components", "threelevel": "threelevel", "crossed": "crossed"}
 DESIGN_PARTS = [p for p, section in DESIGN_SECTIONS.items() if section in DESIGNS]
 
 

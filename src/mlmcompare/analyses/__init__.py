@@ -170,12 +170,16 @@ def design_oneway(frame: pd.DataFrame, s: Mapping[str, Any]) -> Tables:
     """One-way random effects from published group sizes, means and within spread."""
     from .oneway import fit_from_group_means, group_means_tables, read_group_means
 
+    from .levels import oneway_clustering
+
     groups = read_group_means(frame, s["group"], s["n"], s["mean"])
     fit = fit_from_group_means(
         groups["mean"], groups["n"], within_sd=s.get("within_sd"), within_ss=s.get("within_ss"),
         reml=True, groups=groups["group"], group_name=s["group"], response=s.get("response", "y"),
     )
-    return group_means_tables(fit, groups)
+    tables = group_means_tables(fit, groups)
+    tables["clustering"] = oneway_clustering(tables["summary"].iloc[0], float(tables["coef"]["std_error"].iloc[0]))
+    return tables
 
 
 def design_rmanova(frame: pd.DataFrame, s: Mapping[str, Any]) -> Tables:
@@ -206,6 +210,20 @@ def design_components(frame: pd.DataFrame, s: Mapping[str, Any]) -> Tables:
     return components_part_tables(frame, s)
 
 
+def design_threelevel(frame: pd.DataFrame, s: Mapping[str, Any]) -> Tables:
+    """Three levels: the variance at each level, ICCs, tests, and SEs with a level left out."""
+    from .levels import threelevel_tables
+
+    return threelevel_tables(frame, s)
+
+
+def design_crossed(frame: pd.DataFrame, s: Mapping[str, Any]) -> Tables:
+    """Two crossed factors, and the same data read as if one were nested in the other."""
+    from .levels import crossed_tables
+
+    return crossed_tables(frame, s)
+
+
 #: each part of the designs handout, and the config section (under `designs:`) it reads
 DESIGN_PARTS: dict[str, tuple[Callable[[pd.DataFrame, Mapping[str, Any]], Tables], str]] = {
     "oneway": (design_oneway, "oneway"),
@@ -213,6 +231,8 @@ DESIGN_PARTS: dict[str, tuple[Callable[[pd.DataFrame, Mapping[str, Any]], Tables
     "multcomp": (design_multcomp, "repeated"),
     "gls": (design_gls, "repeated"),
     "components": (design_components, "components"),
+    "threelevel": (design_threelevel, "threelevel"),
+    "crossed": (design_crossed, "crossed"),
 }
 
 

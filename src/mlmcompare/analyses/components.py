@@ -36,7 +36,7 @@ from ..lmm import LmmResult
 
 log = logging.getLogger(__name__)
 
-__all__ = ["prepare_components", "component_formulas", "fit_components", "components_tables", "COMPONENT_PAIRS"]
+__all__ = ["prepare_components", "add_within_between", "component_formulas", "fit_components", "components_tables", "COMPONENT_PAIRS"]
 
 #: nested pairs for likelihood-ratio tests (small, big)
 COMPONENT_PAIRS: list[tuple[str, str]] = [
@@ -76,8 +76,7 @@ def prepare_components(
             if x.isna().any():
                 raise ValueError(f"column {col!r}: {int(x.isna().sum())} missing or non-numeric value(s)")
         out[name] = x.astype(float)
-        out[f"{name}_mean"] = out.groupby(group)[name].transform("mean")
-        out[f"{name}_cwg"] = out[name] - out[f"{name}_mean"]
+        add_within_between(out, name, group)
         names.append(name)
     if level2:
         levels = sorted(out[level2].astype(str).unique())
@@ -87,6 +86,14 @@ def prepare_components(
             levels = [str(reference)] + [v for v in levels if v != str(reference)]
         out[level2] = pd.Categorical(out[level2].astype(str), categories=levels)
     return out, names
+
+
+def add_within_between(frame: pd.DataFrame, name: str, by: str | Sequence[str]) -> None:
+    """Add ``<name>_mean`` (the mean of ``name`` in each group of ``by``: one
+    column, or several for groups nested in others) and ``<name>_cwg`` (the
+    deviation from it) to ``frame``, in place."""
+    frame[f"{name}_mean"] = frame.groupby(by if isinstance(by, str) else list(by), sort=False)[name].transform("mean")
+    frame[f"{name}_cwg"] = frame[name] - frame[f"{name}_mean"]
 
 
 def component_formulas(response: str, group: str, names: Sequence[str], level2: str | None = None) -> dict[str, str]:
