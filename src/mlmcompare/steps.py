@@ -217,7 +217,8 @@ def manifest(job: Job) -> None:
 
 
 def report(job: Job) -> None:
-    """Render a handout from its manifest (HTML, and the PDF when asked)."""
+    """Render a handout, or the at-a-glance sheet, from its manifest (HTML, and
+    the PDF when asked)."""
     from .render import render_report
 
     info = render_report(
@@ -252,6 +253,7 @@ STEPS: dict[str, Callable[[Job], None]] = {
     "designs_manifest": manifest,
     "report": report,
     "designs_report": report,
+    "glance": report,
     "explore": explore,
 }
 

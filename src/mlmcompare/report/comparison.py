@@ -70,6 +70,24 @@ def differences_table(lines: pd.DataFrame, labels: Mapping[str, str], digits: in
     return pd.DataFrame(rows)
 
 
+def gaps_table(lines: pd.DataFrame, labels: Mapping[str, str], flagged: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per method: the gaps in intercept and in slope with their SEs,
+    and the slope gap's 95% interval and p-value (the at-a-glance comparison)."""
+    rows = []
+    for _, r in lines[lines["kind"] == "difference"].iterrows():
+        se_i, se_s = float(np.sqrt(r["var_intercept"])), float(np.sqrt(r["var_slope"]))
+        low, high, p = t_interval(r["slope"], se_s, r["df_slope"])
+        rows.append({
+            "Method": method_name(r["method"], labels, flagged),
+            "Intercept gap (SE)": f"{num(r['intercept'])} ({num(se_i, 3)})",
+            "Slope gap (SE)": f"{num(r['slope'])} ({num(se_s, 3)})",
+            "Slope gap 95% CI": interval(low, high, 3),
+            "df": df_text(r["df_slope"]),
+            "p": pval(p),
+        })
+    return pd.DataFrame(rows)
+
+
 # The summary of methods: our wording of the four criteria of the source
 # handout (consistent, efficient, honest, robust) for each method, as a
 # short verdict and the reason for it. Where the study measured a criterion,
@@ -135,17 +153,26 @@ def fit_caveat(problem: str | None) -> str:
     return f"on these data the fit {problem}, so its SE rests on a boundary estimate" if problem else ""
 
 
-def summary_table(methods: Sequence[str], labels: Mapping[str, str], problems: Mapping[str, str | None] | None = None) -> pd.DataFrame:
-    """The reasoned verdicts alone (no study): one row per method."""
+def reasoned_verdict(method: str, criterion: str, problem: str | None = None) -> tuple[str, str]:
+    """(verdict, reason) as reasoned from how the method is built, with the
+    honesty verdict qualified where the fit to these data is in trouble."""
+    short, reason = METHOD_VERDICTS[method][criterion]
+    if criterion == "honest" and problem:
+        return f"{short}, in principle", f"{reason}; {fit_caveat(problem)}"
+    return short, reason
+
+
+def summary_table(methods: Sequence[str], labels: Mapping[str, str], problems: Mapping[str, str | None] | None = None,
+                  compact: bool = False) -> pd.DataFrame:
+    """The reasoned verdicts alone (no study): one row per method; `compact`:
+    the verdicts without their reasons."""
     problems = problems or {}
+    flagged = [m for m, p in problems.items() if p]
     rows = []
     for m in methods:
-        v = METHOD_VERDICTS[m]
-        row = {"Method": labels.get(m, m)}
+        row = {"Method": method_name(m, labels, flagged)}
         for c in CRITERIA:
-            short, reason = v[c]
-            if c == "honest" and problems.get(m):
-                short, reason = f"{short}, in principle", f"{reason}; {fit_caveat(problems[m])}"
-            row[COLUMNS[c]] = verdict_cell(short, reason)
+            short, reason = reasoned_verdict(m, c, problems.get(m))
+            row[COLUMNS[c]] = short if compact else verdict_cell(short, reason)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -63,13 +63,16 @@ def signed(x: float | None, digits: int = 3) -> str:
 
 
 def df_text(df: float | None) -> str:
-    """Degrees of freedom: an integer as an integer, otherwise one decimal."""
+    """Degrees of freedom: an integer as an integer, otherwise one decimal
+    below 1000 and none above (4 significant digits at most)."""
     if df is None or (isinstance(df, float) and math.isnan(df)):
         return DASH
     df = float(df)
     if math.isinf(df):
         return "∞"
-    return str(int(round(df))) if abs(df - round(df)) < 1e-6 else f"{df:.1f}"
+    if abs(df - round(df)) < 1e-6 or abs(df) >= 1000:
+        return str(int(round(df)))
+    return f"{df:.1f}"
 
 
 def pval(p: float | None) -> str:

@@ -75,21 +75,21 @@ def relative_word(value: float, reference: float, tolerance: float = 0.0) -> str
 
 
 def position_phrase(value: float, others: Mapping[str, float]) -> str:
-    """Where `value` lies against the named `others`: "larger than every one of
-    them", "smaller than every one of them", or "between them"."""
+    """Where `value` lies against the `others`: "larger than all", "smaller
+    than all" or "within the range of" (to be followed by what they are)."""
     vals = list(others.values())
     if all(value > v for v in vals):
-        return "larger than all of them"
+        return "larger than all"
     if all(value < v for v in vals):
-        return "smaller than all of them"
-    return "within their range"
+        return "smaller than all"
+    return "within the range of"
 
 
 def pooled_against_within(pooled: float, within: Mapping[str, float]) -> str:
     """The pooled estimate of the slope gap against the within-school ones."""
     listed = ", ".join(f"{num(v)} ({k})" for k, v in within.items())
     where = position_phrase(pooled, within)
-    if where == "within their range":
+    if where == "within the range of":
         tail = ("here it falls among them, so the mixture does not show in the gap's size, though it is still "
                 "not aimed at the within-school gap.")
     else:
@@ -150,7 +150,7 @@ def fit_flag(label: str, problem: str, gap_se: float | None = None, gap_df: floa
              + (f" (the slope gap's SE {num(gap_se)} on {df_text(gap_df)} df)" if gap_se is not None else "")
              + ", so they are less trustworthy than they look. ")
     if alternative:
-        text += f"The {alternative}, which is not singular, is the one to read."
+        text += f"The {alternative[:1].lower() + alternative[1:]}, which is not singular, is the one to read."
     return text
 
 

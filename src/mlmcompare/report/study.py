@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .comparison import CRITERIA, COLUMNS, METHOD_VERDICTS, fit_caveat, method_name, verdict_cell
+from .comparison import CRITERIA, COLUMNS, method_name, reasoned_verdict, verdict_cell
 from .format import count, num, pct, signed
 from ..study.run import CR2_METHOD
 
@@ -46,10 +46,6 @@ Z = 2.0
 #: relative efficiency below which a method counts as less efficient than the
 #: mixed model, and above which as about as efficient
 EFFICIENCY_LOW, EFFICIENCY_SAME = 0.90, 0.95
-
-
-def verdicts(method: str) -> Mapping[str, tuple[str, str]]:
-    return CR2_VERDICTS if method == CR2_METHOD else METHOD_VERDICTS[method]
 
 
 def method_labels(labels: Mapping[str, str]) -> dict[str, str]:
@@ -160,7 +156,8 @@ class DataNotes:
 def judge(method: str, criterion: str, summary: pd.DataFrame, d: Design, notes: DataNotes) -> tuple[str, str, str]:
     """(verdict, reason, measured) of one method and criterion: the reasoned
     verdict, rewritten where the study's measurement contradicts it."""
-    short, reason = verdicts(method)[criterion]
+    problem = (notes.problems or {}).get(method)
+    short, reason = CR2_VERDICTS[criterion] if method == CR2_METHOD else reasoned_verdict(method, criterion, problem)
     none, ctx = cell(summary, d.none, method), cell(summary, d.ctx, method)
     if none is None:
         return short, reason, ""
@@ -187,7 +184,6 @@ def judge(method: str, criterion: str, summary: pd.DataFrame, d: Design, notes: 
         return short, reason, measured
     if criterion == "honest":
         measured = f"coverage {fmt_coverage(none)} (SE/SD {num(none['se_ratio'], 2)})"
-        caveat = fit_caveat((notes.problems or {}).get(method))
         if covers(none):
             if not claimed_yes and method in ("fe_school_lines", "fe_common_slope", "pooled_ols"):
                 text = ("in principle its SE leaves out the variation between schools, but at this design the spread of "
@@ -199,15 +195,15 @@ def judge(method: str, criterion: str, summary: pd.DataFrame, d: Design, notes: 
                 if method == "fe_school_lines" and ratio is not None and ratio < 0.9:
                     text += (f"; for the intercept gap, where schools differ more, its SE on these data is {num(ratio, 2)} "
                              "times the two-stage one, and the verdict stands")
-                return "Nearly, for the slope gap", text + (f"; {caveat}" if caveat else ""), measured
-            return short, reason + (f"; {caveat}" if caveat else ""), measured
+                return "Nearly, for the slope gap", text, measured
+            return short, reason, measured
         if under_covers(none):
             if claimed_yes:
-                return "No, here", f"{reason}, yet its intervals are too narrow at this design" + (f"; {caveat}" if caveat else ""), measured
+                return "No, here", f"{reason}; yet its intervals are too narrow at this design", measured
             return short, reason, measured
         # over-covers: conservative
         if claimed_yes:
-            return "Yes, conservatively", f"{reason}; at this design its SE is larger than the true one" + (f"; {caveat}" if caveat else ""), measured
+            return "Yes, conservatively", f"{reason}; at this design its SE is larger than the true one", measured
         return "Conservative here", f"{reason}; but at this design its intervals are wider than needed", measured
     # robust
     changes = [(variant_label(summary, s, False), coverage_change(summary, s, method)) for s in d.robust]
@@ -231,6 +227,39 @@ def judged_verdicts(summary: pd.DataFrame, methods: Sequence[str], labels: Mappi
         row = {"Method": method_name(m, labels, flagged)}
         for c in CRITERIA:
             row[COLUMNS[c]] = verdict_cell(*judge(m, c, summary, d, notes))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: the number that stands for each criterion's measurement in the compact table
+def key_number(summary: pd.DataFrame, d: Design, method: str, criterion: str) -> str:
+    none, ctx = cell(summary, d.none, method), cell(summary, d.ctx, method)
+    if none is None:
+        return ""
+    if criterion == "consistent":
+        return f"bias {signed(none['bias'], 2)}" + (f", {signed(ctx['bias'], 2)} with context" if ctx is not None else "")
+    if criterion == "efficient":
+        return f"efficiency {num(none['rel_efficiency'], 2)}"
+    if criterion == "honest":
+        return f"coverage {pct_cov(none)}"
+    changes = [coverage_change(summary, s, method) for s in d.robust]
+    return ("coverage change " + ", ".join(signed(v, 2) for v in changes)) if changes else ""
+
+
+def compact_verdicts(summary: pd.DataFrame, methods: Sequence[str], labels: Mapping[str, str], d: Design,
+                     notes: DataNotes = DataNotes()) -> pd.DataFrame:
+    """The judged verdicts without their reasons, each with the one number the
+    study measured for it (the at-a-glance summary of methods)."""
+    labels = method_labels(labels)
+    flagged = [m for m, p in (notes.problems or {}).items() if p]
+    rows = []
+    for m in [*methods, *([CR2_METHOD] if CR2_METHOD in set(summary["method"]) else [])]:
+        if cell(summary, d.none, m) is None:
+            continue
+        row = {"Method": method_name(m, labels, flagged)}
+        for c in CRITERIA:
+            short = judge(m, c, summary, d, notes)[0]
+            row[COLUMNS[c]] = f"**{short}** ({key_number(summary, d, m, c)})"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -369,11 +398,9 @@ def study_findings(summary: pd.DataFrame, labels: Mapping[str, str], d: Design) 
 
 
 def study_singular_note(summary: pd.DataFrame, d: Design, labels: Mapping[str, str]) -> str | None:
-    """One sentence on singular fits among the study's replicates (for the fit notes)."""
+    """One sentence for the fit notes when the study counted singular fits: those
+    are fits to simulated data, not to these."""
     rows = summary[(summary["scenario"] == d.none) & (summary["n_singular"] > 0)]
     if not len(rows):
         return None
-    L = method_labels(labels)
-    parts = ", ".join(f"{int(r.n_singular)} of {int(r.n_replicates)} for the {L.get(r.method, r.method).lower()}" for r in rows.itertuples())
-    return (f"Fits to the study's simulated data are another matter: at J = {d.n_groups} some were singular ({parts}); "
-            "see the findings of the study.")
+    return "The singular fits counted in the findings above are fits to the study's simulated data, not to these."

@@ -28,7 +28,7 @@ def sim_school_figure(students: pd.DataFrame, schools: pd.DataFrame, settings: p
     d = students[students["school"] == school]
     gamma = np.array([settings["gamma0"], settings["gamma1"]])
     G = np.array([[settings["g00"], settings["g01"]], [settings["g01"], settings["g11"]]])
-    fig, axes = plt.subplots(2, 1, figsize=(TEXT_WIDTH * 0.8, 5.6), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 3.6), constrained_layout=True)
     ax = axes[0]
     xs = np.linspace(min(-2.5, d["x"].min()), max(2.5, d["x"].max()), 2)
     ax.scatter(d["x"], d["y"], s=8, color="0.5", label="students")
@@ -38,7 +38,7 @@ def sim_school_figure(students: pd.DataFrame, schools: pd.DataFrame, settings: p
     ax.set_xlabel("X (simulated SES)")
     ax.set_ylabel("Y")
     ax.set_title(f"School {school} ($n_j$ = {int(r['n'])}) in data space")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     ax = axes[1]
     _ellipse(ax, gamma, G, "#2ca02c", label=r"$G$ around $\gamma$")
     _ellipse(ax, [r["true_intercept"], r["true_slope"]], _mat(r, "cond"), BLUE_COLOR, label=r"$\sigma^2(X_j'X_j)^{-1}$ around $\beta_j$")
@@ -48,8 +48,8 @@ def sim_school_figure(students: pd.DataFrame, schools: pd.DataFrame, settings: p
     ax.plot(r["blue_intercept"], r["blue_slope"], "s", color=BLUE_COLOR, label=r"BLUE $\hat\beta_j$")
     ax.set_xlabel("intercept")
     ax.set_ylabel("slope")
-    ax.set_title("The same school in beta space (1-SD ellipses)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title("In beta space (1-SD ellipses)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     return fig
 
 

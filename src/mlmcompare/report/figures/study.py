@@ -58,5 +58,5 @@ def coverage_figure(summary: pd.DataFrame, labels: Mapping[str, str], mean_size:
     bottom = min(50.0, float(np.nanmin(100 * rows["coverage"])) - 3) if len(rows) else 50.0
     axes[0].set_ylim(max(bottom, 0), 101)
     handles, names = axes[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="outside lower center", ncol=3, frameon=False)
+    fig.legend(handles, names, loc="outside lower center", ncol=2, frameon=False)
     return fig
