@@ -44,9 +44,10 @@ def num(x: float | None, digits: int = 4) -> str:
         return DASH
     if math.isinf(x):
         return "∞" if x > 0 else "-∞"
-    if x == 0:
-        return "0"
-    magnitude = math.floor(math.log10(abs(x)))
+    if x == round(x) and abs(x) < 1e15:  # an integer-valued number prints as an integer
+        return str(int(round(x)))
+    rounded = float(f"{x:.{digits - 1}e}")  # the magnitude after rounding (9.9996 -> 10.00)
+    magnitude = math.floor(math.log10(abs(rounded))) if rounded else math.floor(math.log10(abs(x)))
     decimals = max(digits - 1 - magnitude, 0)
     text = f"{x:.{decimals}f}"
     if float(text) == 0:  # rounds to zero at this precision: keep one significant digit

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
-from .format import count, df_text, num, p_clause, pct
+from .format import count, df_text, num, p_clause
 
 #: sha256 of the bundled data files -> the data set the lectures describe
 BUNDLED = {
@@ -95,7 +95,7 @@ def pooled_against_within(pooled: float, within: Mapping[str, float]) -> str:
     else:
         tail = ("it mixes in the between-school relation, which pulls it "
                 f"{'up' if where.startswith('larger') else 'down'} here.")
-    return (f"Pooled OLS puts the difference at {num(pooled)}, {where} of the within-school estimates ({listed}): "
+    return (f"Pooled OLS puts the difference at {num(pooled)}, {where} the within-school estimates ({listed}): "
             + tail)
 
 
@@ -218,15 +218,3 @@ def hausman_sentence(statistic: float, df: float, p: float) -> str:
     return text + ": no clear evidence that the random-effects slopes are pulled away from the within-school ones."
 
 
-def coverage_word(coverage: float, n: int, level: float = 0.95, z: float = 2.0) -> str:
-    """"honest", "too narrow" or "conservative" for a measured coverage."""
-    se = math.sqrt(level * (1 - level) / max(n, 1))
-    if coverage < level - z * se:
-        return "too narrow"
-    if coverage > level + z * se:
-        return "conservative"
-    return "honest"
-
-
-def share_sentence(part: float, whole: float) -> str:
-    return pct(part / whole) if whole else "—"

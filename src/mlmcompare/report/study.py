@@ -127,6 +127,14 @@ def over_covers(r: pd.Series, level: float = 0.95) -> bool:
     return r["coverage"] > level + band(r["n_estimates"], level)
 
 
+def conservative(r: pd.Series, level: float = 0.95) -> bool:
+    """Intervals wider than needed: coverage above the nominal level beyond Monte
+    Carlo error, or above it with a mean reported SE that exceeds the empirical
+    SD by more than Z Monte Carlo SEs of an SD (about sqrt(1 / (2 (n - 1))))."""
+    n = max(float(r["n_estimates"]), 2.0)
+    return over_covers(r, level) or (r["coverage"] > level and r["se_ratio"] > 1 + Z * np.sqrt(1 / (2 * (n - 1))))
+
+
 def biased(r: pd.Series) -> bool:
     return abs(r["bias"]) > Z * r["bias_mc_se"]
 
@@ -184,7 +192,7 @@ def judge(method: str, criterion: str, summary: pd.DataFrame, d: Design, notes: 
         return short, reason, measured
     if criterion == "honest":
         measured = f"coverage {fmt_coverage(none)} (SE/SD {num(none['se_ratio'], 2)})"
-        if covers(none):
+        if covers(none) and not conservative(none):
             if not claimed_yes and method in ("fe_school_lines", "fe_common_slope", "pooled_ols"):
                 text = ("in principle its SE leaves out the variation between schools, but at this design the spread of "
                         "slopes between schools is small next to each school's sampling error, so for the slope gap "
@@ -201,7 +209,7 @@ def judge(method: str, criterion: str, summary: pd.DataFrame, d: Design, notes: 
             if claimed_yes:
                 return "No, here", f"{reason}; yet its intervals are too narrow at this design", measured
             return short, reason, measured
-        # over-covers: conservative
+        # conservative: above the nominal coverage, or wider than the SD says
         if claimed_yes:
             return "Yes, conservatively", f"{reason}; at this design its SE is larger than the true one", measured
         return "Conservative here", f"{reason}; but at this design its intervals are wider than needed", measured

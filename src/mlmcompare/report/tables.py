@@ -1,7 +1,7 @@
 """Display tables of the handout's analyses (strings, ready for `markdown_table`).
 
 The first look (`variables_display`), the joint tests of the sector
-difference (`tests_display`), the variance components (`varcorr_display`),
+difference (`joint_tests_display`), the variance components (`varcorr_display`),
 the model ladder (`ladder_overview`, `ladder_equations_markdown`,
 `ladder_fixed_display`, `ladder_lrt_display`), the one-way model's
 estimators and intervals (`estimators_display`, `intervals_display`), the
@@ -32,7 +32,7 @@ def variables_display(v: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def tests_display(tests: pd.DataFrame, factor: str) -> pd.DataFrame:
+def joint_tests_display(tests: pd.DataFrame, factor: str) -> pd.DataFrame:
     """The joint tests of no difference between the levels in intercept and
     slope: the fixed-effects Wald F and the two-stage MANOVA test of the factor
     (with two levels the four MANOVA statistics give one exact F, so one row
