@@ -63,7 +63,7 @@ def differences_table(lines: pd.DataFrame, labels: Mapping[str, str], digits: in
                     "Estimate": num(est, digits),
                     "SE": num(se, digits - 1),
                     "df": df_text(df),
-                    "95% CI": interval(low, high, digits),
+                    "95% CI": interval(low, high, digits - 1),
                     "p": pval(p),
                 }
             )
