@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -31,14 +32,19 @@ def school_panels(data: pd.DataFrame, lines: pd.DataFrame, group: str, x: str, y
     pad_y = 0.04 * (data[y].max() - data[y].min())
     xlim = (data[x].min() - pad_x, data[x].max() + pad_x)
     ylim = (data[y].min() - pad_y, data[y].max() + pad_y)
+    # ticks placed once for all panels, labelled on the outer ones only: tick
+    # layout per panel is what makes a lattice slow to draw
+    xt = [v for v in MaxNLocator(nbins=3).tick_values(*xlim) if xlim[0] <= v <= xlim[1]]
+    yt = [v for v in MaxNLocator(nbins=3).tick_values(*ylim) if ylim[0] <= v <= ylim[1]]
     for i, ax in enumerate(axes.flat):
         ax.set_xlim(xlim)
         ax.set_ylim(ylim)
         ax.set_autoscale_on(False)
         col = i % cols
         last_in_col = i + cols >= n
-        ax.tick_params(labelbottom=last_in_col, labelleft=col == 0, length=2, pad=1)
-        ax.locator_params(nbins=3)
+        ax.set_xticks(xt, [f"{v:g}" for v in xt] if last_in_col else [])
+        ax.set_yticks(yt, [f"{v:g}" for v in yt] if col == 0 else [])
+        ax.tick_params(length=2, pad=1)
     colors = level_colors(levels)
     by_levels = list(dict.fromkeys(data[by].astype(str))) if by else []
     by_colors = dict(zip(sorted(by_levels), ["#9467bd", "#2ca02c", "#8c564b"]))
@@ -61,7 +67,7 @@ def school_panels(data: pd.DataFrame, lines: pd.DataFrame, group: str, x: str, y
                 if np.isfinite(s.slope):
                     xs = np.array([s.x_min, s.x_max])
                     ax.plot(xs, s.intercept + s.slope * xs, color=by_colors[getattr(s, by)], lw=0.9)
-        ax.set_title(r.id, fontsize=7.5, pad=1.5, color=colors.get(lv, "black"))
+        ax.set_title(r.id, fontsize=7.5, pad=1.5, y=1.0, color=colors.get(lv, "black"))  # y: no auto placement (slow)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.supxlabel(x)
