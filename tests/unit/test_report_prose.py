@@ -149,3 +149,20 @@ def test_paradox_sentences_follow_the_signs():
 def test_hausman_sentences():
     assert "more than chance allows" in prose.hausman_sentence(13.65, 2, 0.0011)
     assert "no clear evidence" in prose.hausman_sentence(1.2, 2, 0.55)
+
+
+def test_fit_flags_name_the_troubled_fit_and_the_one_to_read():
+    """hsfull: ses * Sector + (1 + ses | school) is singular (correlation +1), the contextual model is not."""
+    fits = pd.DataFrame({"method": ["mixed", "mixed_contextual"], "converged": [True, True], "singular": [True, False],
+                         "warnings": [["boundary (singular) fit: Intercept-ses correlation at +1"], []]})
+    varcorr = pd.DataFrame({"grp": ["school", "school", "school", "Residual"], "var1": ["Intercept", "ses", "Intercept", None],
+                            "var2": [None, None, "ses", None], "vcov": [3.82, 0.0759, 0.538, 36.79], "sdcor": [1.955, 0.2754, 1.0, 6.065]})
+    problems = prose.fit_problems(fits, varcorr)
+    assert problems["mixed_contextual"] is None and "correlation of the random intercepts and slopes is +1" in problems["mixed"]
+    lines = pd.DataFrame({"method": ["mixed", "mixed_contextual"], "kind": ["difference"] * 2,
+                          "var_slope": [0.2156 ** 2, 0.2347 ** 2], "df_slope": [1397.96, 153.1]})
+    labels = {"mixed": "Mixed model", "mixed_contextual": "Mixed model with contextual variable"}
+    (flag,) = prose.fit_flags(lines, problems, labels)
+    assert flag.startswith("**Mixed model †: read with care.**")
+    assert "(the slope gap's SE 0.2156 on 1398 df)" in flag
+    assert flag.endswith("The mixed model with contextual variable, which is not singular, is the one to read.")

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mlmcompare.report.comparison import METHOD_VERDICTS, summary_table
-from mlmcompare.report.study import (DataNotes, compact_verdicts, design_for, judge, judged_verdicts, population_sentence,
-                                     study_findings)
+from mlmcompare.report.study import DataNotes, design_for, judge, judged_verdicts, population_sentence, study_findings
 
 METHODS = ["pooled_ols", "fe_school_lines", "fe_common_slope", "two_stage", "between", "mixed", "mixed_contextual"]
 LABELS = {m: m.replace("_", " ") for m in METHODS}
@@ -102,7 +101,7 @@ def test_full_and_compact_tables_say_the_same_verdicts():
     s = summary(**{"J_none:fe_school_lines": {"coverage": 0.93}, "J_ctx:mixed": {"bias": 0.03}, "J_none:between": {"coverage": 0.995}})
     d = design_for(s, 40, 49.4)
     full = judged_verdicts(s, METHODS, LABELS, d).set_index("Method")
-    compact = compact_verdicts(s, METHODS, LABELS, d).set_index("Method")
+    compact = judged_verdicts(s, METHODS, LABELS, d, compact=True).set_index("Method")
     for col in full.columns:
         for m in full.index:
             short = full.at[m, col].split("**")[1]

@@ -141,6 +141,18 @@ def fit_problem(converged: bool, singular: bool, warnings: Sequence[str] = (), c
     return " and ".join(parts) if parts else None
 
 
+def fit_problems(fits, varcorr=None) -> dict[str, str | None]:
+    """Each method's fit problem in words (None where the fit is fine), from the
+    methods' glance tables; `varcorr` (the mixed model's variance components)
+    gives the correlation a singular random-slopes fit sits at."""
+    corr = None
+    if varcorr is not None:
+        c = varcorr.loc[varcorr["var2"].notna() & (varcorr["grp"] != "Residual"), "sdcor"]
+        corr = float(c.iloc[0]) if len(c) else None
+    return {r.method: fit_problem(bool(r.converged), bool(r.singular), list(r.warnings), corr if r.method == "mixed" else None)
+            for r in fits.itertuples()}
+
+
 def fit_flag(label: str, problem: str, gap_se: float | None = None, gap_df: float | None = None,
              alternative: str | None = None) -> str:
     """A call-out for a troubled fit where its numbers first appear: what is wrong,
@@ -152,6 +164,21 @@ def fit_flag(label: str, problem: str, gap_se: float | None = None, gap_df: floa
     if alternative:
         text += f"The {alternative[:1].lower() + alternative[1:]}, which is not singular, is the one to read."
     return text
+
+
+def fit_flags(lines, problems: Mapping[str, str | None], labels: Mapping[str, str], mark: str = " †") -> list[str]:
+    """One call-out per troubled fit (`fit_flag`), with its slope gap's SE and df
+    from the sector lines; the contextual mixed model is named as the one to
+    read where its own fit is fine."""
+    ok_ctx = "mixed_contextual" in problems and not problems["mixed_contextual"]
+    out = []
+    for m, problem in problems.items():
+        if not problem:
+            continue
+        r = lines[(lines["method"] == m) & (lines["kind"] == "difference")].iloc[0]
+        alternative = labels.get("mixed_contextual", "mixed_contextual") if ok_ctx and m != "mixed_contextual" else None
+        out.append(fit_flag(labels.get(m, m) + mark, problem, math.sqrt(r["var_slope"]), r["df_slope"], alternative))
+    return out
 
 
 def fit_notes(problems: Mapping[str, str | None], study_singular: str | None = None) -> str:

@@ -160,6 +160,15 @@ class DataNotes:
     fe_intercept_se_ratio: float | None = None
     problems: Mapping[str, str | None] | None = None
 
+    @classmethod
+    def from_lines(cls, lines: pd.DataFrame, problems: Mapping[str, str | None] | None = None) -> "DataNotes":
+        """The notes of one data set from its methods' sector lines."""
+        diff = lines[lines["kind"] == "difference"].set_index("method")
+        ratio = None
+        if {"fe_school_lines", "two_stage"} <= set(diff.index):
+            ratio = float(np.sqrt(diff.at["fe_school_lines", "var_intercept"] / diff.at["two_stage", "var_intercept"]))
+        return cls(fe_intercept_se_ratio=ratio, problems=problems)
+
 
 def judge(method: str, criterion: str, summary: pd.DataFrame, d: Design, notes: DataNotes) -> tuple[str, str, str]:
     """(verdict, reason, measured) of one method and criterion: the reasoned
@@ -223,9 +232,11 @@ def judge(method: str, criterion: str, summary: pd.DataFrame, d: Design, notes: 
 
 
 def judged_verdicts(summary: pd.DataFrame, methods: Sequence[str], labels: Mapping[str, str], d: Design,
-                    notes: DataNotes = DataNotes()) -> pd.DataFrame:
+                    notes: DataNotes = DataNotes(), compact: bool = False) -> pd.DataFrame:
     """The summary-of-methods table: each verdict, rewritten where its
-    measurement contradicts it, followed by what was measured."""
+    measurement contradicts it, followed by its reason and what was measured;
+    `compact` (the at-a-glance sheet): the verdict and the one number the
+    study measured for it."""
     labels = method_labels(labels)
     flagged = [m for m, p in (notes.problems or {}).items() if p]
     rows = []
@@ -234,13 +245,14 @@ def judged_verdicts(summary: pd.DataFrame, methods: Sequence[str], labels: Mappi
             continue
         row = {"Method": method_name(m, labels, flagged)}
         for c in CRITERIA:
-            row[COLUMNS[c]] = verdict_cell(*judge(m, c, summary, d, notes))
+            short, reason, measured = judge(m, c, summary, d, notes)
+            row[COLUMNS[c]] = f"**{short}** ({key_number(summary, d, m, c)})" if compact else verdict_cell(short, reason, measured)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-#: the number that stands for each criterion's measurement in the compact table
 def key_number(summary: pd.DataFrame, d: Design, method: str, criterion: str) -> str:
+    """The number that stands for a criterion's measurement in the compact table."""
     none, ctx = cell(summary, d.none, method), cell(summary, d.ctx, method)
     if none is None:
         return ""
@@ -252,24 +264,6 @@ def key_number(summary: pd.DataFrame, d: Design, method: str, criterion: str) ->
         return f"coverage {pct_cov(none)}"
     changes = [coverage_change(summary, s, method) for s in d.robust]
     return ("coverage change " + ", ".join(signed(v, 2) for v in changes)) if changes else ""
-
-
-def compact_verdicts(summary: pd.DataFrame, methods: Sequence[str], labels: Mapping[str, str], d: Design,
-                     notes: DataNotes = DataNotes()) -> pd.DataFrame:
-    """The judged verdicts without their reasons, each with the one number the
-    study measured for it (the at-a-glance summary of methods)."""
-    labels = method_labels(labels)
-    flagged = [m for m, p in (notes.problems or {}).items() if p]
-    rows = []
-    for m in [*methods, *([CR2_METHOD] if CR2_METHOD in set(summary["method"]) else [])]:
-        if cell(summary, d.none, m) is None:
-            continue
-        row = {"Method": method_name(m, labels, flagged)}
-        for c in CRITERIA:
-            short = judge(m, c, summary, d, notes)[0]
-            row[COLUMNS[c]] = f"**{short}** ({key_number(summary, d, m, c)})"
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def measured_table(summary: pd.DataFrame, methods: Sequence[str], labels: Mapping[str, str], d: Design) -> pd.DataFrame:
