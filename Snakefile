@@ -28,6 +28,7 @@ include: "workflow/rules/study.smk"
 include: "workflow/rules/designs.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/explore.smk"
+include: "workflow/rules/glance.smk"
 
 
 rule all:

@@ -217,9 +217,9 @@ def manifest(job: Job) -> None:
 
 
 def report(job: Job) -> None:
-    """Render a handout from its manifest (HTML, and the PDF when asked), then
-    record the documents' sha256 beside them (the manifest, an input of the
-    render, cannot hold them)."""
+    """Render a handout, or the at-a-glance sheet, from its manifest (HTML, and
+    the PDF when asked), then record the documents' sha256 beside them (the
+    manifest, an input of the render, cannot hold them)."""
     from .render import render_report
     from .report.provenance import write_document_record
 
@@ -257,6 +257,7 @@ STEPS: dict[str, Callable[[Job], None]] = {
     "designs_manifest": manifest,
     "report": report,
     "designs_report": report,
+    "glance": report,
     "explore": explore,
 }
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from mlmcompare.report import explore as E
+from mlmcompare.report.format import num
 from mlmcompare.report.tidy import read_table
 
 
@@ -73,7 +74,7 @@ def test_exported_methods_are_the_sector_lines_and_comparison_table(numbers, hs_
         lines = read_table(hs_results / "methods" / m["id"] / "sector_lines.parquet")
         assert [l["point"] for l in m["lines"]] == lines[["intercept", "slope"]].to_numpy().tolist()
         diff = lines[lines["kind"] == "difference"].iloc[0]
-        assert m["differences_table"][1]["SE"] == f"{np.sqrt(diff['var_slope']):.3f}"
+        assert m["differences_table"][1]["SE"] == num(np.sqrt(diff["var_slope"]), 3)  # the handout's digits policy
     radius = {m["id"]: m["lines"][0]["radius"] for m in numbers["methods"]}
     assert radius["mixed"] == pytest.approx(np.sqrt(-2 * np.log(0.05)), rel=1e-9)  # chi-square(0.95; 2)
     assert radius["pooled_ols"] == pytest.approx(np.sqrt(2 * f95_2(1973)), rel=1e-9)

@@ -14,7 +14,7 @@ import yaml
 
 from mlmcompare.methods import LABELS
 from mlmcompare.study.dgp import Scenario
-from mlmcompare.report.study import design_for, measured_table, study_findings, summary_with_measurements
+from mlmcompare.report.study import design_for, judged_verdicts, measured_table, study_findings
 from mlmcompare.report.figures.study import coverage_figure
 from mlmcompare.study.run import STUDY_METHODS
 from mlmcompare.study.summarise import summarise
@@ -105,10 +105,10 @@ def test_display_helpers_read_the_summary(study_dir):
     summary = read_table(study_dir / "results" / "study" / "hs" / f"r{REPLICATES}" / "summary.parquet")
     methods = list(LABELS)
     design = design_for(summary, 40, 10)
-    table = summary_with_measurements(summary, methods, LABELS, design)
+    table = judged_verdicts(summary, methods, LABELS, design)
     assert len(table) == len(STUDY_METHODS) and table["Honest?"].str.contains("coverage").all()
     numbers = measured_table(summary, methods, LABELS, design)
-    assert "Δ cov., t3 random effects (J = 8)" in numbers.columns
+    assert "Δ cov., t3 random effects" in numbers.columns
     assert all(isinstance(s, str) and s for s in study_findings(summary, LABELS, design))
     coverage_figure(summary, LABELS, design.mean_size)
 

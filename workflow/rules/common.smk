@@ -160,9 +160,9 @@ def report_outputs(outputs, caption, category, subcategory):
 
 
 def handout_targets():
-    """The products: each data set's handout and explorable page, and the
-    designs handout when its config asks for it."""
-    out = [f"{RESULTS}/{d}/{f}" for d in config["run"] for f in ("handout.html", "explore.html")]
+    """The products: each data set's handout, at-a-glance sheet and explorable
+    page, and the designs handout when its config asks for it."""
+    out = [f"{RESULTS}/{d}/{f}" for d in config["run"] for f in ("handout.html", "glance.html", "explore.html")]
     if DESIGN_PARTS and DESIGNS["build"]:
         out.append(f"{DESIGNS_DIR}/designs.html")
     return out

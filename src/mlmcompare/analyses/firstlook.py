@@ -88,8 +88,9 @@ def school_counts(data: pd.DataFrame, schools: pd.DataFrame, spec: ModelSpec, fa
 
 def variable_levels(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     """Per column: level (1 varies within schools, 2 constant within schools),
-    kind (numeric or factor), whether it is derived from level-1 data, and the
-    number of schools in which it varies."""
+    kind (numeric or factor), whether it is derived from level-1 data, the
+    number of schools in which it varies, a factor's levels and a numeric
+    column's minimum and maximum."""
     rows = []
     derived = {spec.cvar: f"school mean of {spec.predictor} (contextual variable)", spec.dvar: f"{spec.predictor} centred within school"}
     g = data.groupby(spec.group, sort=False)
@@ -106,8 +107,15 @@ def variable_levels(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
                 "kind": kind,
                 "derived": derived.get(col, ""),
                 "schools_where_it_varies": varies,
-                "levels_or_range": ", ".join(str(c) for c in data[col].cat.categories) if kind == "factor"
-                else f"{data[col].min():.3g} to {data[col].max():.3g}",
+                "levels": factor_levels_text(data[col]) if kind == "factor" else "",
+                "min": float(data[col].min()) if kind == "numeric" else float("nan"),
+                "max": float(data[col].max()) if kind == "numeric" else float("nan"),
             }
         )
     return pd.DataFrame(rows)
+
+
+def factor_levels_text(column: pd.Series, most: int = 8) -> str:
+    """A factor's levels in order, the first `most` of them and a count of the rest."""
+    levels = [str(c) for c in column.cat.categories] if isinstance(column.dtype, pd.CategoricalDtype) else sorted(column.dropna().astype(str).unique())
+    return ", ".join(levels[:most]) + (f" and {len(levels) - most} more" if len(levels) > most else "")

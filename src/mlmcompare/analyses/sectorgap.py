@@ -194,11 +194,11 @@ def design_scenarios_table(se_table: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------ meaning of G
 G_PANELS: tuple[tuple[str, tuple[tuple[float, float], tuple[float, float]]], ...] = (
-    ("Intercepts vary (tau00 = 4), slopes do not", ((4.0, 0.0), (0.0, 0.0))),
-    ("Slopes vary (tau11 = 5), intercepts do not", ((0.0, 0.0), (0.0, 5.0))),
-    ("Both vary, nearly uncorrelated (tau01 = 0.2)", ((4.0, 0.2), (0.2, 5.0))),
-    ("Positive covariance (tau01 = 3.6)", ((4.0, 3.6), (3.6, 5.0))),
-    ("Negative covariance (tau01 = -3.6)", ((4.0, -3.6), (-3.6, 5.0))),
+    ("Only intercepts vary", ((4.0, 0.0), (0.0, 0.0))),
+    ("Only slopes vary", ((0.0, 0.0), (0.0, 5.0))),
+    ("Both vary, little covariance", ((4.0, 0.2), (0.2, 5.0))),
+    ("Positive covariance", ((4.0, 3.6), (3.6, 5.0))),
+    ("Negative covariance", ((4.0, -3.6), (-3.6, 5.0))),
 )
 
 
@@ -232,7 +232,7 @@ def estimated_g_panel(data: pd.DataFrame, spec: ModelSpec) -> tuple[str, np.ndar
     fit = models.fit("randcoef", data, spec)
     G = np.round(fit.varcorr.G.to_numpy(), 2)
     centre = (round(float(fit.fixef.iloc[0]), 2), round(float(fit.fixef.iloc[1]), 2))
-    return "Estimated from these data (random coefficients)", G, centre
+    return "Estimated from these data", G, centre
 
 
 def sector_gap_tables(data: pd.DataFrame, spec: ModelSpec, preferred_reference: str | None = None, seed: int = 2026) -> dict[str, pd.DataFrame]:

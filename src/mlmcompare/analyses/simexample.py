@@ -147,10 +147,10 @@ def sim_variance_table(sim: Simulation, est: dict[str, np.ndarray]) -> pd.DataFr
                      "var_slope": M[1, 1], "trace": float(np.trace(M)), "det": float(np.linalg.det(M)),
                      "min_eig_vs_g": gap_to_g})
 
-    row("Var(BLUP_j) = G V_j^-1 G, mean over schools", "theory", est["var_blup"].mean(axis=0),
+    row(r"$\mathrm{Var}(\tilde\beta_j) = G V_j^{-1} G$, mean over schools", "theory", est["var_blup"].mean(axis=0),
         float(loewner_gap(est["var_blup"], G).min()))
     row("G", "theory", G, 0.0)
-    row("Var(BLUE_j) = V_j, mean over schools", "theory", est["V"].mean(axis=0),
+    row(r"$\mathrm{Var}(\hat\beta_j) = V_j$, mean over schools", "theory", est["V"].mean(axis=0),
         float(loewner_gap(G, est["V"]).min()))
 
     def spread(M: np.ndarray) -> np.ndarray:
@@ -158,9 +158,9 @@ def sim_variance_table(sim: Simulation, est: dict[str, np.ndarray]) -> pd.DataFr
         return d.T @ d / len(d)
 
     emp_true = spread(sim.true)
-    row("BLUPs: spread around gamma", "simulated", spread(est["blup"]), float(loewner_gap(spread(est["blup"]), emp_true).min()))
-    row("True lines: spread around gamma", "simulated", emp_true, 0.0)
-    row("BLUEs: spread around gamma", "simulated", spread(est["blue"]), float(loewner_gap(emp_true, spread(est["blue"])).min()))
+    row(r"BLUPs: spread around $\gamma$", "simulated", spread(est["blup"]), float(loewner_gap(spread(est["blup"]), emp_true).min()))
+    row(r"True lines: spread around $\gamma$", "simulated", emp_true, 0.0)
+    row(r"BLUEs: spread around $\gamma$", "simulated", spread(est["blue"]), float(loewner_gap(emp_true, spread(est["blue"])).min()))
     return pd.DataFrame(rows)
 
 

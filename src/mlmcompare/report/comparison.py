@@ -1,8 +1,11 @@
 """The comparison of the methods, as display tables.
 
 The handout only calls these functions on the pipeline's parquet outputs:
-the comparison of the sector lines over methods, the differences with
-their tests, and the summary of methods with its verdicts.
+the comparison of the sector lines over methods (`levels_table`), the
+differences with their tests (`differences_table`), and the summary of
+methods with its reasoned verdicts (`METHOD_VERDICTS`, `summary_table`).
+A method whose fit is in trouble (singular, not converged) carries a mark
+(`FLAG_MARK`) after its name in every table.
 """
 
 from __future__ import annotations
@@ -11,18 +14,25 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
-from .format import fmt, fmt_p, with_se
+from .format import df_text, interval, num, pval, with_se
+
+#: after a method's name where its fit is singular or did not converge
+FLAG_MARK = " †"
 
 
-def levels_table(lines: pd.DataFrame, labels: Mapping[str, str], digits: int = 3) -> pd.DataFrame:
+def method_name(method: str, labels: Mapping[str, str], flagged: Sequence[str] = ()) -> str:
+    return labels.get(method, method) + (FLAG_MARK if method in flagged else "")
+
+
+def levels_table(lines: pd.DataFrame, labels: Mapping[str, str], digits: int = 4, flagged: Sequence[str] = ()) -> pd.DataFrame:
     """Per method: each level's intercept and slope with SE in parentheses."""
     levels = [l for l in dict.fromkeys(lines.loc[lines["kind"] == "level", "line"])]
     rows = []
     for method, g in lines.groupby("method", sort=False):
         g = g.set_index("line")
-        row = {"Method": labels.get(method, method)}
+        row = {"Method": method_name(method, labels, flagged)}
         for lv in levels:
             row[f"{lv} intercept (SE)"] = with_se(g.at[lv, "intercept"], g.at[lv, "var_intercept"], digits)
             row[f"{lv} slope (SE)"] = with_se(g.at[lv, "slope"], g.at[lv, "var_slope"], digits)
@@ -30,80 +40,139 @@ def levels_table(lines: pd.DataFrame, labels: Mapping[str, str], digits: int = 3
     return pd.DataFrame(rows)
 
 
-def differences_table(lines: pd.DataFrame, labels: Mapping[str, str], digits: int = 3) -> pd.DataFrame:
+def t_interval(est: float, se: float, df: float, level: float = 0.95) -> tuple[float, float, float]:
+    """(low, high, two-sided p) of a t interval (normal where df is infinite)."""
+    q = special.stdtrit(df, 0.5 + level / 2) if np.isfinite(df) else special.ndtri(0.5 + level / 2)
+    z = abs(est / se)
+    p = 2 * special.stdtr(df, -z) if np.isfinite(df) else 2 * special.ndtr(-z)
+    return est - q * se, est + q * se, float(p)
+
+
+def differences_table(lines: pd.DataFrame, labels: Mapping[str, str], digits: int = 4, flagged: Sequence[str] = ()) -> pd.DataFrame:
     """Per method and difference line: estimate, SE, df, 95% CI, p for intercept and slope."""
     rows = []
     diffs = lines[lines["kind"] == "difference"]
     for _, r in diffs.iterrows():
         for part in ("intercept", "slope"):
-            est, se, df = r[part], np.sqrt(r[f"var_{part}"]), r[f"df_{part}"]
-            q = stats.t.ppf(0.975, df)
-            p = 2 * stats.t.sf(abs(est / se), df)
+            est, se, df = r[part], float(np.sqrt(r[f"var_{part}"])), r[f"df_{part}"]
+            low, high, p = t_interval(est, se, df)
             rows.append(
                 {
-                    "Method": labels.get(r["method"], r["method"]),
+                    "Method": method_name(r["method"], labels, flagged),
                     "Difference": f"{r['line']}: {part}",
-                    "Estimate": fmt(est, digits),
-                    "SE": fmt(se, digits),
-                    "df": fmt(df, 1),
-                    "95% CI": f"[{fmt(est - q * se, digits)}, {fmt(est + q * se, digits)}]",
-                    "p": fmt_p(p),
+                    "Estimate": num(est, digits),
+                    "SE": num(se, digits - 1),
+                    "df": df_text(df),
+                    "95% CI": interval(low, high, digits - 1),
+                    "p": pval(p),
                 }
             )
     return pd.DataFrame(rows)
 
 
+def gaps_table(lines: pd.DataFrame, labels: Mapping[str, str], flagged: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per method: the gaps in intercept and in slope with their SEs,
+    and the slope gap's 95% interval and p-value (the at-a-glance comparison)."""
+    rows = []
+    for _, r in lines[lines["kind"] == "difference"].iterrows():
+        se_i, se_s = float(np.sqrt(r["var_intercept"])), float(np.sqrt(r["var_slope"]))
+        low, high, p = t_interval(r["slope"], se_s, r["df_slope"])
+        rows.append({
+            "Method": method_name(r["method"], labels, flagged),
+            "Intercept gap (SE)": f"{num(r['intercept'])} ({num(se_i, 3)})",
+            "Slope gap (SE)": f"{num(r['slope'])} ({num(se_s, 3)})",
+            "Slope gap 95% CI": interval(low, high, 3),
+            "df": df_text(r["df_slope"]),
+            "p": pval(p),
+        })
+    return pd.DataFrame(rows)
+
+
 # The summary of methods: our wording of the four criteria of the source
-# handout (consistent, efficient, honest, robust) for each method.
-METHOD_VERDICTS: dict[str, dict[str, str]] = {
+# handout (consistent, efficient, honest, robust) for each method, as a
+# short verdict and the reason for it. Where the study measured a criterion,
+# `report.study.judged_verdicts` rewrites a verdict that the measurement
+# contradicts.
+METHOD_VERDICTS: dict[str, dict[str, tuple[str, str]]] = {
     "pooled_ols": {
-        "consistent": "No: its slope mixes the within-school and the between-school effect, in proportions set by the design.",
-        "efficient": "Not a meaningful question: it is not aimed at either effect.",
-        "honest": "No: it counts every student as independent information, so its standard errors are too small when students in a school resemble each other.",
-        "robust": "Its target moves with the school composition of the sample; robust standard errors repair the SE, not the target.",
+        "consistent": ("No", "its slope mixes the within-school and the between-school effect, in proportions set by the design"),
+        "efficient": ("Not applicable", "it is not aimed at either effect"),
+        "honest": ("No", "it counts every student as independent information, so its standard error is too small when schoolmates resemble each other"),
+        "robust": ("No", "its target moves with the schools' composition; robust standard errors repair the SE, not the target"),
     },
     "fe_school_lines": {
-        "consistent": "Yes, for the within-school effect in each sector.",
-        "efficient": "Within these schools, yes: it uses all within-school information.",
-        "honest": "Only for new students in the same schools: between-school variation does not enter its SE, so it is too small for statements about sectors.",
-        "robust": "Free of assumptions about how schools differ, but its inference is limited to the schools observed.",
+        "consistent": ("Yes", "for the within-school effect in each sector"),
+        "efficient": ("No", "it is the two-stage estimate: every school counts the same, whatever its size and spread of the predictor"),
+        "honest": ("Only for these schools", "the variation between schools does not enter its SE, which is therefore too small for statements about sectors"),
+        "robust": ("Yes, for the estimate", "it assumes nothing about how schools differ, but its inference is limited to the schools observed"),
     },
     "fe_common_slope": {
-        "consistent": "Yes, for the within-school slope of each sector, if the schools of a sector share one slope.",
-        "efficient": "Yes under that assumption; schools with more students and more spread in the predictor weigh more.",
-        "honest": "Only for these schools: the spread of slopes between schools is assumed away.",
-        "robust": "Sensitive to slopes that really vary between schools.",
+        "consistent": ("If slopes are common", "for the within-school slope of each sector, when the schools of a sector share one slope"),
+        "efficient": ("Yes, if slopes are common", "schools with more students and more spread in the predictor weigh more"),
+        "honest": ("Only for these schools", "the spread of slopes between schools is assumed away"),
+        "robust": ("No", "it is sensitive to slopes that really vary between schools"),
     },
     "two_stage": {
-        "consistent": "Yes, for the within-school effect in each sector.",
-        "efficient": "No, unless schools are alike in size and spread of the predictor: every school counts the same.",
-        "honest": "Yes: its SE comes from the variation between schools, so it generalises to new schools.",
-        "robust": "Makes few assumptions; loses the schools where a slope cannot be estimated.",
+        "consistent": ("Yes", "for the within-school effect in each sector"),
+        "efficient": ("No", "every school counts the same, unless schools are alike in size and spread of the predictor"),
+        "honest": ("Yes", "its SE comes from the variation between schools, so it generalises to new schools"),
+        "robust": ("Yes", "it makes few assumptions, but loses the schools where a slope cannot be estimated"),
     },
     "between": {
-        "consistent": "For the between-school (ecological) effect, not the within-school one that the question is usually about.",
-        "efficient": "No: school means of different precision get the same weight.",
-        "honest": "Yes, for the between-school effect.",
-        "robust": "Simple and assumption-light, but answers another question.",
+        "consistent": ("No", "it aims at the between-school (ecological) effect, not the within-school one"),
+        "efficient": ("No", "school means of different precision get the same weight"),
+        "honest": ("Yes, for its own target", "its SE comes from the variation between school means"),
+        "robust": ("Yes, for its own target", "it is simple and assumption-light, but answers another question"),
     },
     "mixed": {
-        "consistent": "For the within-school effect only if it equals the between-school effect; otherwise a mixture, much closer to the within effect than pooled OLS, and consistent for it as schools grow larger, not as they grow more numerous.",
-        "efficient": "Yes: each school is weighted by the information it carries.",
-        "honest": "Yes: its SE includes the variation between schools.",
-        "robust": "Depends on the model for the random effects; a contextual variable removes the main bias.",
+        "consistent": ("Only without a contextual effect", "otherwise it estimates a mixture, much closer to the within effect than pooled OLS, and consistent as schools grow larger, not as they grow more numerous"),
+        "efficient": ("Yes", "each school is weighted by the information it carries"),
+        "honest": ("Yes", "its SE includes the variation between schools"),
+        "robust": ("Partly", "it relies on the model for the random effects; a contextual variable removes the main bias"),
     },
     "mixed_contextual": {
-        "consistent": "Yes: separate estimates of the within-school and the between-school effect, and their difference, the contextual effect.",
-        "efficient": "Yes.",
-        "honest": "Yes.",
-        "robust": "The most robust of the seven to a contextual effect; it still relies on the random-effects model for its SEs.",
+        "consistent": ("Yes", "it estimates the within-school and the between-school effect separately, and their difference, the contextual effect"),
+        "efficient": ("Nearly", "for the within-school gap it gives up the between-school information that the mixed model also uses"),
+        "honest": ("Yes", "its SE includes the variation between schools"),
+        "robust": ("Yes", "the most robust of the seven to a contextual effect; its SEs still rely on the random-effects model"),
     },
 }
 
+CRITERIA = ("consistent", "efficient", "honest", "robust")
+COLUMNS = {"consistent": "Consistent?", "efficient": "Efficient?", "honest": "Honest?", "robust": "Robust?"}
 
-def summary_table(methods: Sequence[str], labels: Mapping[str, str]) -> pd.DataFrame:
+
+def verdict_cell(short: str, reason: str, measured: str = "") -> str:
+    """"**Yes**: for the within-school effect. *Measured:* ...". """
+    text = f"**{short}**: {reason}."
+    return text + (f" *Measured:* {measured}." if measured else "")
+
+
+def fit_caveat(problem: str | None) -> str:
+    """The honesty verdict's caveat for a fit in trouble on these data."""
+    return f"on these data the fit {problem}, so its SE rests on a boundary estimate" if problem else ""
+
+
+def reasoned_verdict(method: str, criterion: str, problem: str | None = None) -> tuple[str, str]:
+    """(verdict, reason) as reasoned from how the method is built, with the
+    honesty verdict qualified where the fit to these data is in trouble."""
+    short, reason = METHOD_VERDICTS[method][criterion]
+    if criterion == "honest" and problem:
+        return f"{short}, in principle", f"{reason}; {fit_caveat(problem)}"
+    return short, reason
+
+
+def summary_table(methods: Sequence[str], labels: Mapping[str, str], problems: Mapping[str, str | None] | None = None,
+                  compact: bool = False) -> pd.DataFrame:
+    """The reasoned verdicts alone (no study): one row per method; `compact`:
+    the verdicts without their reasons."""
+    problems = problems or {}
+    flagged = [m for m, p in problems.items() if p]
     rows = []
     for m in methods:
-        v = METHOD_VERDICTS[m]
-        rows.append({"Method": labels.get(m, m), "Consistent?": v["consistent"], "Efficient?": v["efficient"], "Honest?": v["honest"], "Robust?": v["robust"]})
+        row = {"Method": method_name(m, labels, flagged)}
+        for c in CRITERIA:
+            short, reason = reasoned_verdict(m, c, problems.get(m))
+            row[COLUMNS[c]] = short if compact else verdict_cell(short, reason)
+        rows.append(row)
     return pd.DataFrame(rows)

@@ -1,9 +1,10 @@
-"""What the handout shows of the study: verdicts with measured figures.
+"""What the handout shows of the study: verdicts judged by measurements.
 
-The handout's summary of methods puts, beside each verdict of
-`mlmcompare.report.comparison.METHOD_VERDICTS`, what the study measured for a design of
-the handout's own size (the scenarios with normal random effects, mean
-school size 30 and the number of schools nearest the data's):
+The handout's summary of methods puts, beside each reasoned verdict of
+`mlmcompare.report.comparison.METHOD_VERDICTS`, what the study measured for
+the design nearest the handout's data (the plain scenarios: normal random
+effects, homoscedastic errors, the mean school size and number of schools
+nearest the data's):
 
 - consistent: bias without and with a contextual effect;
 - efficient: variance of the mixed model's estimate over the method's;
@@ -12,8 +13,10 @@ school size 30 and the number of schools nearest the data's):
 - robust: change in coverage under heavy-tailed random effects and under
   heteroscedastic level-1 errors (the scenarios with a `baseline`).
 
-`study_findings` turns the same numbers into sentences, saying where a
-measurement bears out a verdict and where it contradicts it.
+`judged_verdicts` rewrites a verdict that its measurement contradicts, so
+that the table and the study agree; `study_findings` says in sentences what
+holds across methods and designs; `population_sentence` says which data the
+simulated population was fitted to.
 """
 
 from __future__ import annotations
@@ -24,26 +27,25 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .comparison import METHOD_VERDICTS
-from .format import fmt
+from .comparison import CRITERIA, COLUMNS, method_name, reasoned_verdict, verdict_cell
+from .format import count, num, pct, signed
 from ..study.run import CR2_METHOD
 
 CR2_LABEL = "Pooled OLS, CR2 cluster-robust SE"
 
 #: our verdicts for the eighth method of the study
 CR2_VERDICTS = {
-    "consistent": "No, as pooled OLS: the same estimate.",
-    "efficient": "As pooled OLS.",
-    "honest": "For what pooled OLS estimates, nearly: schools, not students, are the independent units of its SE, with small-sample corrections (CR2, Bell-McCaffrey df).",
-    "robust": "Its SE needs no model for how schools differ; the target still moves with the design.",
+    "consistent": ("No", "the same estimate as pooled OLS"),
+    "efficient": ("Not applicable", "as pooled OLS"),
+    "honest": ("Yes, for its own target", "schools, not students, are the independent units of its SE, with small-sample corrections (CR2, Bell-McCaffrey df)"),
+    "robust": ("Partly", "its SE needs no model for how schools differ, but its target still moves with the design"),
 }
 
 #: |z| beyond which a Monte Carlo difference counts as real
 Z = 2.0
-
-
-def verdicts(method: str) -> Mapping[str, str]:
-    return CR2_VERDICTS if method == CR2_METHOD else METHOD_VERDICTS[method]
+#: relative efficiency below which a method counts as less efficient than the
+#: mixed model, and above which as about as efficient
+EFFICIENCY_LOW, EFFICIENCY_SAME = 0.90, 0.95
 
 
 def method_labels(labels: Mapping[str, str]) -> dict[str, str]:
@@ -86,10 +88,6 @@ def fmt_coverage(r: pd.Series | None) -> str:
     return f"{100 * r['coverage']:.1f}% ± {100 * r['coverage_mc_se']:.1f}"
 
 
-def fmt_signed(x: float, digits: int = 2) -> str:
-    return "—" if x is None or not np.isfinite(x) else f"{x:+.{digits}f}"
-
-
 def coverage_change(summary: pd.DataFrame, scenario: str, method: str) -> float:
     """Coverage in a variant scenario minus coverage in its baseline (points)."""
     r = cell(summary, scenario, method)
@@ -99,7 +97,7 @@ def coverage_change(summary: pd.DataFrame, scenario: str, method: str) -> float:
     return 100 * (r["coverage"] - b["coverage"]) if b is not None else np.nan
 
 
-def variant_label(summary: pd.DataFrame, scenario: str) -> str:
+def variant_label(summary: pd.DataFrame, scenario: str, with_groups: bool = True) -> str:
     """e.g. 't3 random effects (J = 40)'."""
     r = summary[summary["scenario"] == scenario].iloc[0]
     if r["random_effects"] != "normal":
@@ -108,31 +106,164 @@ def variant_label(summary: pd.DataFrame, scenario: str) -> str:
         what = "heteroscedastic errors"
     else:
         what = scenario
-    return f"{what} (J = {int(r['n_groups'])})"
+    return f"{what} (J = {int(r['n_groups'])})" if with_groups else what
 
 
-def summary_with_measurements(summary: pd.DataFrame, methods: Sequence[str], labels: Mapping[str, str], d: Design) -> pd.DataFrame:
-    """The summary-of-methods table: each verdict followed by what was measured."""
+def band(n: float, level: float = 0.95) -> float:
+    """Z Monte Carlo SEs of a coverage measured on n replicates at the nominal level."""
+    return Z * float(np.sqrt(level * (1 - level) / max(n, 1)))
+
+
+def covers(r: pd.Series, level: float = 0.95) -> bool:
+    """Coverage within Z Monte Carlo SEs of the nominal level (SE at the nominal level)."""
+    return abs(r["coverage"] - level) <= band(r["n_estimates"], level)
+
+
+def under_covers(r: pd.Series, level: float = 0.95) -> bool:
+    return r["coverage"] < level - band(r["n_estimates"], level)
+
+
+def over_covers(r: pd.Series, level: float = 0.95) -> bool:
+    return r["coverage"] > level + band(r["n_estimates"], level)
+
+
+def conservative(r: pd.Series, level: float = 0.95) -> bool:
+    """Intervals wider than needed: coverage above the nominal level beyond Monte
+    Carlo error, or above it with a mean reported SE that exceeds the empirical
+    SD by more than Z Monte Carlo SEs of an SD (about sqrt(1 / (2 (n - 1))))."""
+    n = max(float(r["n_estimates"]), 2.0)
+    return over_covers(r, level) or (r["coverage"] > level and r["se_ratio"] > 1 + Z * np.sqrt(1 / (2 * (n - 1))))
+
+
+def biased(r: pd.Series) -> bool:
+    return abs(r["bias"]) > Z * r["bias_mc_se"]
+
+
+def loses_coverage(summary: pd.DataFrame, scenario: str, method: str) -> bool:
+    """The variant's coverage falls below its baseline's by more than Monte Carlo error."""
+    r = cell(summary, scenario, method)
+    change = coverage_change(summary, scenario, method)
+    return r is not None and np.isfinite(change) and change < -100 * np.sqrt(2) * band(r["n_estimates"])
+
+
+def pct_cov(r: pd.Series) -> str:
+    return f"{100 * r['coverage']:.1f}%"
+
+
+# ------------------------------------------------------------- the judgement
+@dataclass(frozen=True)
+class DataNotes:
+    """What the handout's own data say about a verdict the study cannot measure:
+    the fixed-effects intercept gap's SE over the two-stage one (the study
+    measures the slope gap only), and fits in trouble."""
+
+    fe_intercept_se_ratio: float | None = None
+    problems: Mapping[str, str | None] | None = None
+
+    @classmethod
+    def from_lines(cls, lines: pd.DataFrame, problems: Mapping[str, str | None] | None = None) -> "DataNotes":
+        """The notes of one data set from its methods' sector lines."""
+        diff = lines[lines["kind"] == "difference"].set_index("method")
+        ratio = None
+        if {"fe_school_lines", "two_stage"} <= set(diff.index):
+            ratio = float(np.sqrt(diff.at["fe_school_lines", "var_intercept"] / diff.at["two_stage", "var_intercept"]))
+        return cls(fe_intercept_se_ratio=ratio, problems=problems)
+
+
+def judge(method: str, criterion: str, summary: pd.DataFrame, d: Design, notes: DataNotes) -> tuple[str, str, str]:
+    """(verdict, reason, measured) of one method and criterion: the reasoned
+    verdict, rewritten where the study's measurement contradicts it."""
+    problem = (notes.problems or {}).get(method)
+    short, reason = CR2_VERDICTS[criterion] if method == CR2_METHOD else reasoned_verdict(method, criterion, problem)
+    none, ctx = cell(summary, d.none, method), cell(summary, d.ctx, method)
+    if none is None:
+        return short, reason, ""
+    claimed_yes = short.startswith(("Yes", "If", "Nearly"))
+    if criterion == "consistent":
+        measured = f"bias {signed(none['bias'])} without and {signed(ctx['bias']) if ctx is not None else '—'} with a contextual effect (Monte Carlo SE {num(none['bias_mc_se'], 2)})"
+        if ctx is None:
+            return short, reason, measured
+        if claimed_yes and biased(ctx):
+            return "Not here", f"{reason}; but with a contextual effect it is off by {signed(ctx['bias'])}", measured
+        if method == "mixed" and not biased(ctx):
+            return ("Nearly, for the gap", "with a contextual effect each sector's slope is a mixture, but at this design what the "
+                    "mixture adds largely cancels in the gap between the sectors", measured)
+        return short, reason, measured
+    if criterion == "efficient":
+        rel = float(none["rel_efficiency"])
+        measured = f"efficiency {num(rel, 2)} relative to the mixed model"
+        if short == "Not applicable" or method == "mixed":
+            return short, reason, measured
+        if claimed_yes and rel < EFFICIENCY_LOW:
+            return "Less than the mixed model here", reason, measured
+        if not claimed_yes and rel >= EFFICIENCY_SAME:
+            return "About as efficient here", f"{reason}; at this design the weights hardly matter", measured
+        return short, reason, measured
+    if criterion == "honest":
+        measured = f"coverage {fmt_coverage(none)} (SE/SD {num(none['se_ratio'], 2)})"
+        if covers(none) and not conservative(none):
+            if not claimed_yes and method in ("fe_school_lines", "fe_common_slope", "pooled_ols"):
+                text = ("in principle its SE leaves out the variation between schools, but at this design the spread of "
+                        "slopes between schools is small next to each school's sampling error, so for the slope gap "
+                        "this costs little")
+                if method == "pooled_ols":
+                    text = "in principle its SE ignores the clustering, but at this design that inflates the variance of the slope gap little"
+                ratio = notes.fe_intercept_se_ratio
+                if method == "fe_school_lines" and ratio is not None and ratio < 0.9:
+                    text += (f"; for the intercept gap, where schools differ more, its SE on these data is {num(ratio, 2)} "
+                             "times the two-stage one, and the verdict stands")
+                return "Nearly, for the slope gap", text, measured
+            return short, reason, measured
+        if under_covers(none):
+            if claimed_yes:
+                return "No, here", f"{reason}; yet its intervals are too narrow at this design", measured
+            return short, reason, measured
+        # conservative: above the nominal coverage, or wider than the SD says
+        if claimed_yes:
+            return "Yes, conservatively", f"{reason}; at this design its SE is larger than the true one", measured
+        return "Conservative here", f"{reason}; but at this design its intervals are wider than needed", measured
+    # robust
+    changes = [(variant_label(summary, s, False), coverage_change(summary, s, method)) for s in d.robust]
+    measured = ("coverage change " + ", ".join(f"{signed(v, 2)} points with {w}" for w, v in changes)) if changes else ""
+    lost = [variant_label(summary, s, False) for s in d.robust if loses_coverage(summary, s, method)]
+    if lost and short.startswith("Yes"):
+        return "Not here", f"{reason}; it loses coverage with {' and '.join(lost)}", measured
+    return short, reason, measured
+
+
+def judged_verdicts(summary: pd.DataFrame, methods: Sequence[str], labels: Mapping[str, str], d: Design,
+                    notes: DataNotes = DataNotes(), compact: bool = False) -> pd.DataFrame:
+    """The summary-of-methods table: each verdict, rewritten where its
+    measurement contradicts it, followed by its reason and what was measured;
+    `compact` (the at-a-glance sheet): the verdict and the one number the
+    study measured for it."""
     labels = method_labels(labels)
+    flagged = [m for m, p in (notes.problems or {}).items() if p]
     rows = []
     for m in [*methods, *([CR2_METHOD] if CR2_METHOD in set(summary["method"]) else [])]:
-        v = verdicts(m)
-        none, ctx = cell(summary, d.none, m), cell(summary, d.ctx, m)
-        if none is None:
+        if cell(summary, d.none, m) is None:
             continue
-        bias = f"bias {fmt_signed(none['bias'])} without, {fmt_signed(ctx['bias']) if ctx is not None else '—'} with a contextual effect"
-        eff = f"efficiency {fmt(none['rel_efficiency'], 2)} relative to the mixed model"
-        honest = f"coverage {fmt_coverage(none)} (SE/SD {fmt(none['se_ratio'], 2)})"
-        changes = ", ".join(f"{variant_label(summary, s)} {fmt_signed(coverage_change(summary, s, m), 1)}" for s in d.robust)
-        robust = f"coverage change, {changes} points" if changes else "not measured"
-        rows.append({
-            "Method": labels.get(m, m),
-            "Consistent?": f"{v['consistent']} *Measured:* {bias}.",
-            "Efficient?": f"{v['efficient']} *Measured:* {eff}.",
-            "Honest?": f"{v['honest']} *Measured:* {honest}.",
-            "Robust?": f"{v['robust']} *Measured:* {robust}.",
-        })
+        row = {"Method": method_name(m, labels, flagged)}
+        for c in CRITERIA:
+            short, reason, measured = judge(m, c, summary, d, notes)
+            row[COLUMNS[c]] = f"**{short}** ({key_number(summary, d, m, c)})" if compact else verdict_cell(short, reason, measured)
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def key_number(summary: pd.DataFrame, d: Design, method: str, criterion: str) -> str:
+    """The number that stands for a criterion's measurement in the compact table."""
+    none, ctx = cell(summary, d.none, method), cell(summary, d.ctx, method)
+    if none is None:
+        return ""
+    if criterion == "consistent":
+        return f"bias {signed(none['bias'], 2)}" + (f", {signed(ctx['bias'], 2)} with context" if ctx is not None else "")
+    if criterion == "efficient":
+        return f"efficiency {num(none['rel_efficiency'], 2)}"
+    if criterion == "honest":
+        return f"coverage {pct_cov(none)}"
+    changes = [coverage_change(summary, s, method) for s in d.robust]
+    return ("coverage change " + ", ".join(signed(v, 2) for v in changes)) if changes else ""
 
 
 def measured_table(summary: pd.DataFrame, methods: Sequence[str], labels: Mapping[str, str], d: Design) -> pd.DataFrame:
@@ -145,168 +276,133 @@ def measured_table(summary: pd.DataFrame, methods: Sequence[str], labels: Mappin
             continue
         row = {
             "Method": labels.get(m, m),
-            "Bias": fmt_signed(none["bias"], 3),
-            "Bias, contextual": fmt_signed(ctx["bias"], 3) if ctx is not None else "—",
-            "Emp. SD": fmt(none["emp_sd"], 3),
-            "Rel. eff.": fmt(none["rel_efficiency"], 2),
-            "SE/SD": fmt(none["se_ratio"], 2),
+            "Bias": signed(none["bias"], 2),
+            "Bias, contextual": signed(ctx["bias"], 2) if ctx is not None else "—",
+            "Emp. SD": num(none["emp_sd"], 3),
+            "Rel. eff.": num(none["rel_efficiency"], 2),
+            "SE/SD": num(none["se_ratio"], 2),
             "Coverage": fmt_coverage(none),
             "Coverage, contextual": fmt_coverage(ctx),
         }
         for s in d.robust:
-            row[f"Δ cov., {variant_label(summary, s)}"] = fmt_signed(coverage_change(summary, s, m), 1)
+            row[f"Δ cov., {variant_label(summary, s, False)}"] = signed(coverage_change(summary, s, m), 2)
         row["Failed / flagged"] = f"{int(none['n_failed'])} / {int(none['n_flagged'])}"
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def covers(r: pd.Series, level: float = 0.95) -> bool:
-    """Coverage within Z Monte Carlo SEs of the nominal level (SE at the nominal level)."""
-    se = np.sqrt(level * (1 - level) / r["n_estimates"])
-    return abs(r["coverage"] - level) <= Z * se
+# ------------------------------------------------------------ the population
+def population_sentence(params: Mapping, source: str, own: bool, n_groups: int, mean_size: float) -> str:
+    """Which data the simulated population was fitted to, and what it looks like."""
+    lv = params["levels"]
+    G = params["G"]
+    whose = (f"these data (*{source}*)" if own else
+             f"the data set *{source}*, not this handout's data (the configuration's `study: source`), so its "
+             "measurements describe schools like those of *" + source + "*")
+    return (
+        f"**The study.** Each replicate simulates schools from the contextual mixed model fitted to {whose}: "
+        f"{pct(params['share_reference'], 0)} of the schools are {lv[0]}, school sizes are Poisson (at least 5 students), "
+        f"the predictor has a school part (mean {num(params['x_mean'][0], 2)} in {lv[0]} and {num(params['x_mean'][1], 2)} in "
+        f"{lv[1]} schools, SD {num(params['x_between_sd'], 2)}) and a student part (SD {num(params['x_within_sd'][0], 2)} and "
+        f"{num(params['x_within_sd'][1], 2)}). The within-school slope is {num(params['within_slope'], 3)} in {lv[0]} and "
+        f"{num(params['within_slope'] + params['within_gap'], 3)} in {lv[1]} schools; random intercepts and slopes have SDs "
+        f"{num(G[0][0] ** 0.5, 3)} and {num(G[1][1] ** 0.5, 3)}, the residual SD is {num(params['sigma'], 3)}. Without a "
+        f"contextual effect the between-school slopes equal the within-school ones; with one they are the fitted "
+        f"between-school slopes ({num(params['between_slope'], 3)} and {num(params['between_slope'] + params['between_gap'], 3)}). "
+        f"The target is always the {lv[1]} - {lv[0]} gap in the *within-school* slope, {num(params['within_gap'], 3)}. "
+        f"The table uses the design nearest this data set: J = {n_groups} schools of about {num(mean_size, 3)} students."
+    )
 
 
-def under_covers(r: pd.Series, level: float = 0.95) -> bool:
-    se = np.sqrt(level * (1 - level) / r["n_estimates"])
-    return r["coverage"] < level - Z * se
-
-
-def biased(r: pd.Series) -> bool:
-    return abs(r["bias"]) > Z * r["bias_mc_se"]
-
-
-def pct(r: pd.Series) -> str:
-    return f"{100 * r['coverage']:.1f}%"
-
-
+# -------------------------------------------------------------- the findings
 def study_findings(summary: pd.DataFrame, labels: Mapping[str, str], d: Design) -> list[str]:
-    """Sentences on what the study bears out and what it contradicts."""
+    """What holds across methods and designs, in sentences (the per-method
+    verdicts are in the table)."""
     L = method_labels(labels)
     c = lambda s, m: cell(summary, s, m)  # noqa: E731
     out: list[str] = []
     reps = int(summary["n_replicates"].max())
-    band = 100 * Z * np.sqrt(0.95 * 0.05 / reps)
     out.append(
-        f"With {reps} replicates per scenario a coverage is measured to about ±{band:.1f} points "
+        f"With {count(reps)} replicates per scenario a coverage is measured to about ±{100 * band(reps):.1f} points "
         f"(two Monte Carlo SEs at 95%); a bias counts as real when it exceeds two of its Monte Carlo SEs."
     )
     present = set(summary["method"])
-
-    # Honesty of the methods the handout calls dishonest for sectors.
-    for m in ("pooled_ols", "fe_school_lines", "fe_common_slope"):
-        r = c(d.none, m) if m in present else None
-        if r is None:
-            continue
-        if under_covers(r):
-            out.append(f"*Borne out:* {L[m]} covers the true gap in only {pct(r)} of replicates (SE/SD {fmt(r['se_ratio'], 2)}); its standard error is too small.")
-        else:
-            why = (
-                "the clustering it ignores inflates the variance of this estimate little here"
-                if m == "pooled_ols"
-                else "in an HSB-like design the variance of slopes between schools is small next to the sampling variance "
-                "of each school's slope, so leaving it out of the SE costs little"
-            )
-            text = (
-                f"*Contradicted here:* the handout calls {L[m]} dishonest for statements about sectors, yet its intervals cover "
-                f"the true gap in {pct(r)} of replicates (SE/SD {fmt(r['se_ratio'], 2)}), within Monte Carlo error of 95%: "
-                f"{why}. The verdict holds in principle, not in size at this design."
-            )
-            plain = summary[(summary["method"] == m) & ~summary["contextual"] & (summary["random_effects"] == "normal")
-                            & (summary["heteroscedasticity"] == 0) & (summary["baseline"] == "")]
-            worse = [row for _, row in plain.iterrows() if under_covers(row)]
-            if worse:
-                text += " It does fall short elsewhere: " + ", ".join(
-                    f"{pct(w)} with J = {int(w['n_groups'])} schools of about {w['mean_size']:g}" for w in worse
-                ) + "."
-            out.append(text)
-    # Honesty of the methods the handout calls honest.
-    for m in ("two_stage", "mixed", "mixed_contextual", "pooled_ols_cr2"):
-        r = c(d.none, m) if m in present else None
-        if r is None:
-            continue
-        if under_covers(r):
-            out.append(f"*Contradicted here:* {L[m]} is called honest, but its intervals cover the true gap in only {pct(r)} of replicates without a contextual effect (SE/SD {fmt(r['se_ratio'], 2)}).")
-        else:
-            out.append(f"*Borne out:* {L[m]} covers {pct(r)} without a contextual effect (SE/SD {fmt(r['se_ratio'], 2)}).")
-    # Consistency under a contextual effect.
-    for m in ("fe_school_lines", "fe_common_slope", "two_stage", "mixed_contextual"):
-        r = c(d.ctx, m) if m in present else None
-        if r is not None and biased(r):
-            out.append(f"*Contradicted here:* {L[m]} should aim at the within-school gap, but its bias with a contextual effect is {fmt_signed(r['bias'], 3)} (Monte Carlo SE {fmt(r['bias_mc_se'], 3)}).")
     if {"pooled_ols", "mixed"} <= present and d.ctx:
         p, mx = c(d.ctx, "pooled_ols"), c(d.ctx, "mixed")
-        text = (f"With a contextual effect pooled OLS is off by {fmt_signed(p['bias'], 3)} and covers {pct(p)}; the mixed model "
-                f"is off by {fmt_signed(mx['bias'], 3)} (Monte Carlo SE {fmt(mx['bias_mc_se'], 3)}) and covers {pct(mx)}. ")
-        if abs(mx["bias"]) < abs(p["bias"]):
-            text += "*Borne out:* the mixed model is closer to the within-school gap than pooled OLS."
-        else:
-            text += "*Contradicted here:* the mixed model is not closer to the within-school gap than pooled OLS."
-        if not biased(mx):
-            text += (" At this size its bias is within Monte Carlo error of zero: what the mixture adds to each sector's "
-                     "slope largely cancels in the *gap* between them.")
-        out.append(text)
-    # Consistent as clusters grow, not as their number grows.
+        closer = abs(mx["bias"]) < abs(p["bias"])
+        out.append(
+            f"With a contextual effect pooled OLS is off by {signed(p['bias'])} and covers {pct_cov(p)}; the mixed model is "
+            f"off by {signed(mx['bias'])} (Monte Carlo SE {num(mx['bias_mc_se'], 2)}) and covers {pct_cov(mx)}: "
+            + ("it is closer to the within-school gap, as the verdicts say." if closer else
+               "it is not closer to the within-school gap here, which the verdicts do not lead one to expect.")
+        )
     if "mixed" in present:
         ctx_rows = summary[(summary["method"] == "mixed") & summary["contextual"] & (summary["random_effects"] == "normal") & (summary["heteroscedasticity"] == 0)]
         J_sizes = ctx_rows.groupby("n_groups")["mean_size"].nunique()
         n_counts = ctx_rows.groupby("mean_size")["n_groups"].nunique()
-        J0 = int(J_sizes.idxmax()) if len(J_sizes) else 0
-        n0 = float(n_counts.idxmax()) if len(n_counts) else 0.0
-        by_n = ctx_rows[ctx_rows["n_groups"] == J0].sort_values("mean_size")
-        by_J = ctx_rows[ctx_rows["mean_size"] == n0].sort_values("n_groups")
-        if len(by_n) > 1 and len(by_J) > 1:
-            sn = ", ".join(f"{fmt_signed(r.bias, 3)} (n = {r.mean_size:g})" for r in by_n.itertuples())
-            sJ = ", ".join(f"{fmt_signed(r.bias, 3)} (J = {r.n_groups})" for r in by_J.itertuples())
-            text = f"The mixed model's bias with a contextual effect, as schools grow (J = {J0}): {sn}; as they multiply (n = {n0:g}): {sJ}."
-            def shrinks(rows: pd.DataFrame) -> bool:
-                a, b = rows.iloc[0], rows.iloc[-1]
-                return abs(b["bias"]) < abs(a["bias"]) - Z * float(np.hypot(a["bias_mc_se"], b["bias_mc_se"]))
+        if len(J_sizes) and len(n_counts):
+            J0, n0 = int(J_sizes.idxmax()), float(n_counts.idxmax())
+            by_n = ctx_rows[ctx_rows["n_groups"] == J0].sort_values("mean_size")
+            by_J = ctx_rows[ctx_rows["mean_size"] == n0].sort_values("n_groups")
+            if len(by_n) > 1 and len(by_J) > 1:
+                sn = ", ".join(f"{signed(r.bias)} (n = {num(r.mean_size, 3)})" for r in by_n.itertuples())
+                sJ = ", ".join(f"{signed(r.bias)} (J = {r.n_groups})" for r in by_J.itertuples())
+                text = f"The mixed model's bias with a contextual effect as schools grow (J = {J0}): {sn}; as they multiply (n = {num(n0, 3)}): {sJ}."
 
-            big_J = by_J.iloc[-1]
-            if shrinks(by_n):
-                text += " *Borne out:* the bias shrinks as schools grow"
-            else:
-                text += " *Not shown at these sizes:* any decrease of the bias as schools grow is within Monte Carlo error"
-            if shrinks(by_J):
-                text += ", but it also shrinks as they multiply (which the handout says it should not)."
-            elif biased(big_J):
-                text += f", and more schools do not remove it (at J = {int(big_J['n_groups'])} it is still more than {Z:g} Monte Carlo SEs from zero)."
-            else:
-                text += f"; with more schools it is within Monte Carlo error of zero at J = {int(big_J['n_groups'])}."
-            out.append(text)
-    # Efficiency.
-    if {"two_stage", "fe_school_lines", "fe_common_slope"} <= present:
-        t, f1, f2 = c(d.none, "two_stage"), c(d.none, "fe_school_lines"), c(d.none, "fe_common_slope")
+                def shrinks(rows: pd.DataFrame) -> bool:
+                    a, b = rows.iloc[0], rows.iloc[-1]
+                    return abs(b["bias"]) < abs(a["bias"]) - Z * float(np.hypot(a["bias_mc_se"], b["bias_mc_se"]))
+
+                big_J = by_J.iloc[-1]
+                text += (" It shrinks as schools grow" if shrinks(by_n) else
+                         " Any decrease as schools grow is within Monte Carlo error at these sizes")
+                if shrinks(by_J):
+                    text += ", and it also shrinks as they multiply, which the verdict says it should not."
+                elif biased(big_J):
+                    text += f"; more schools do not remove it (at J = {int(big_J['n_groups'])} it is still more than {Z:g} Monte Carlo SEs from zero)."
+                else:
+                    text += f"; with more schools it is within Monte Carlo error of zero at J = {int(big_J['n_groups'])}."
+                out.append(text)
+    if {"two_stage", "fe_school_lines"} <= present:
+        t, f1 = c(d.none, "two_stage"), c(d.none, "fe_school_lines")
+        same = abs(float(t["estimate_mean"]) - float(f1["estimate_mean"])) < 1e-9
         out.append(
-            f"Efficiency relative to the mixed model: two-stage {fmt(t['rel_efficiency'], 2)}, fixed-effects school lines "
-            f"{fmt(f1['rel_efficiency'], 2)}, common sector slopes {fmt(f2['rel_efficiency'], 2)}. The school-lines "
-            f"estimate is the two-stage estimate (both average the same school lines with equal weights), so the handout's "
-            f"'yes' for one and 'no' for the other cannot both hold: the difference between them is in the SE, not in the estimate."
+            f"The fixed-effects school lines and the two-stage model {'give the same estimate in every replicate' if same else 'give nearly the same estimates'} "
+            f"(efficiency {num(f1['rel_efficiency'], 2)} and {num(t['rel_efficiency'], 2)}): they differ only in their "
+            f"standard errors, whose coverage is {pct_cov(f1)} and {pct_cov(t)}."
         )
-    # Efficiency of the mixed model comes from between-school information.
     if {"mixed", "mixed_contextual"} <= present:
         mc = c(d.none, "mixed_contextual")
-        if mc["rel_efficiency"] < 1 - Z * np.sqrt(2.0 / mc["n_estimates"]):
+        if mc["rel_efficiency"] < EFFICIENCY_LOW:
             out.append(
                 f"Without a contextual effect the mixed model is more efficient than the contextual one (relative "
-                f"efficiency of the latter {fmt(mc['rel_efficiency'], 2)}): it also uses the between-school information, "
+                f"efficiency of the latter {num(mc['rel_efficiency'], 2)}): it also uses the between-school information, "
                 f"which is exactly what biases it when the between-school slope differs."
             )
-    # Singular fits.
     for m in ("mixed", "mixed_contextual"):
         r = c(d.none, m) if m in present else None
         if r is not None and r["n_singular"] > 0:
             out.append(
-                f"{L[m]}: {int(r['n_singular'])} of {int(r['n_replicates'])} fits were singular (a variance or correlation "
-                f"of the random effects at its boundary); they are kept, as an analyst would keep them, and the coverage above includes them."
+                f"{L[m]}: {int(r['n_singular'])} of {int(r['n_replicates'])} fits to simulated data were singular (a variance "
+                f"or correlation of the random effects at its boundary); they are kept, as an analyst would keep them, "
+                f"and the coverage above includes them."
             )
-    # Robustness: who loses coverage under each variant.
     for s in d.robust:
         rows = summary[summary["scenario"] == s]
-        lost = [f"{L.get(r.method, r.method)} ({100 * r.coverage:.1f}%)" for r in rows.itertuples() if under_covers(pd.Series(r._asdict()))]
+        lost = [f"{L.get(r.method, r.method)} ({signed(coverage_change(summary, s, r.method), 2)} points)"
+                for r in rows.itertuples() if loses_coverage(summary, s, r.method)]
         label = variant_label(summary, s)
         if lost:
-            out.append(f"Under {label} these intervals cover less than 95% beyond Monte Carlo error: {', '.join(lost)}.")
+            out.append(f"With {label} these methods lose coverage beyond Monte Carlo error: {', '.join(lost)}.")
         else:
-            out.append(f"Under {label} every method's intervals stay within Monte Carlo error of their coverage at 95%.")
+            out.append(f"With {label} no method loses coverage beyond Monte Carlo error.")
     return out
+
+
+def study_singular_note(summary: pd.DataFrame, d: Design, labels: Mapping[str, str]) -> str | None:
+    """One sentence for the fit notes when the study counted singular fits: those
+    are fits to simulated data, not to these."""
+    rows = summary[(summary["scenario"] == d.none) & (summary["n_singular"] > 0)]
+    if not len(rows):
+        return None
+    return "The singular fits counted in the findings above are fits to the study's simulated data, not to these."

@@ -1,9 +1,13 @@
 """Display tables of the handout's analyses (strings, ready for `markdown_table`).
 
-The model ladder (`ladder_overview`, `ladder_equations_markdown`,
+The first look (`variables_display`), the joint tests of the sector
+difference (`joint_tests_display`), the variance components (`varcorr_display`),
+the model ladder (`ladder_overview`, `ladder_equations_markdown`,
 `ladder_fixed_display`, `ladder_lrt_display`), the one-way model's
-estimators and intervals (`estimators_display`, `intervals_display`) and the
-shrinkage tables (`shrinkage_display`, `spread_display`).
+estimators and intervals (`estimators_display`, `intervals_display`), the
+shrinkage tables (`shrinkage_display`, `spread_display`), and the appendix
+that checks the handout's numbers against those the lectures print
+(`lecture_checks`). Numbers follow `report.format`'s digits policy.
 """
 
 from __future__ import annotations
@@ -12,7 +16,53 @@ import numpy as np
 import pandas as pd
 
 from ..analyses.ladder import OLS_NULL_NAME
-from .format import num, p_text, sig
+from .format import df_text, estimate_se, full, num, pval, value_range
+
+
+# ----------------------------------------------------------- the first look
+def variables_display(v: pd.DataFrame) -> pd.DataFrame:
+    """Display table of the prepared data's columns: level, kind, where it varies, levels or range."""
+    return pd.DataFrame({
+        "Variable": ("`" + v["variable"] + "`").to_numpy(),
+        "Level": v["level"].astype(str).to_numpy(),
+        "Kind": v["kind"].to_numpy(),
+        "Varies in schools": v["schools_where_it_varies"].astype(str).to_numpy(),
+        "Levels or range": [lv if k == "factor" else value_range(lo, hi, 3) for lv, k, lo, hi in zip(v["levels"], v["kind"], v["min"], v["max"])],
+        "Derived": v["derived"].to_numpy(),
+    })
+
+
+def joint_tests_display(tests: pd.DataFrame, factor: str) -> pd.DataFrame:
+    """The joint tests of no difference between the levels in intercept and
+    slope: the fixed-effects Wald F and the two-stage MANOVA test of the factor
+    (with two levels the four MANOVA statistics give one exact F, so one row
+    says it, with Pillai's trace; the intercept hypothesis is left out)."""
+    wald = tests[tests["test"].str.startswith("Wald")]
+    manova = tests[(tests["term"] == factor)]
+    rows = [{"Method": "Fixed effects, school lines", "Test": "Wald F", "Statistic": num(r.value), "F": num(r.statistic),
+             "df": f"{df_text(r.num_df)}, {df_text(r.den_df)}", "p": pval(r.p_value)} for r in wald.itertuples()]
+    single = len(manova) > 1 and bool(np.allclose(manova["statistic"], manova["statistic"].iloc[0], rtol=1e-9))
+    for r in (manova.head(1) if single else manova).itertuples():
+        test = "MANOVA (Pillai's trace; Wilks, Hotelling-Lawley and Roy give the same F)" if single else f"MANOVA ({r.test})"
+        rows.append({"Method": "Two-stage", "Test": test, "Statistic": num(r.value), "F": num(r.statistic),
+                     "df": f"{df_text(r.num_df)}, {df_text(r.den_df)}", "p": pval(r.p_value)})
+    return pd.DataFrame(rows)
+
+
+def varcorr_display(vc: pd.DataFrame) -> pd.DataFrame:
+    """Variance components: each variance with its SD, each covariance with its correlation."""
+    def term(r) -> str:
+        if r.grp == "Residual":
+            return "residual, $\\sigma^2$"
+        if isinstance(r.var2, str):
+            return f"covariance of `{r.var1}` and `{r.var2}`"
+        return f"`{r.var1}`"
+    return pd.DataFrame({
+        "Group": vc["grp"].to_numpy(),
+        "Term": [term(r) for r in vc.itertuples()],
+        "Variance or covariance": [num(v) for v in vc["vcov"]],
+        "SD or correlation": [num(v) for v in vc["sdcor"]],
+    })
 
 
 # ---------------------------------------------------------------- the ladder
@@ -50,7 +100,7 @@ def variance_cells(varcorr: pd.DataFrame, model: str, estimator: str = "REML") -
     }
 
 
-def ladder_fixed_display(coef: pd.DataFrame, models: pd.DataFrame, varcorr: pd.DataFrame, steps: list[int], digits: int = 3) -> pd.DataFrame:
+def ladder_fixed_display(coef: pd.DataFrame, models: pd.DataFrame, varcorr: pd.DataFrame, steps: list[int]) -> pd.DataFrame:
     """Display table, one column per chosen rung: REML fixed effects (SE), variance
     components, parameters, log-likelihoods (REML and ML), AIC and BIC (REML)."""
     reml = models[models["estimator"] == "REML"].set_index("step")
@@ -64,11 +114,11 @@ def ladder_fixed_display(coef: pd.DataFrame, models: pd.DataFrame, varcorr: pd.D
     out[""] += extra
     for s, model in zip(steps, chosen):
         part = c[c["model"] == model].set_index("term")
-        cells = [f"{part.at[t, 'estimate']:.{digits}f} ({part.at[t, 'std_error']:.{digits}f})" if t in part.index else "" for t in terms]
+        cells = [estimate_se(part.at[t, "estimate"], part.at[t, "std_error"]) if t in part.index else "" for t in terms]
         vc = variance_cells(varcorr, model)
-        cells += [num(vc[k], digits) if np.isfinite(vc[k]) else "" for k in extra[:4]]
-        cells += [str(int(reml.at[s, "npar"])), num(reml.at[s, "loglik"]), num(reml.at[s, "aic"]), num(reml.at[s, "bic"]),
-                  num(ml.at[s, "loglik"])]
+        cells += [num(vc[k], 3) if np.isfinite(vc[k]) else "" for k in extra[:4]]
+        cells += [str(int(reml.at[s, "npar"])), f"{reml.at[s, 'loglik']:.1f}", f"{reml.at[s, 'aic']:.1f}", f"{reml.at[s, 'bic']:.1f}",
+                  f"{ml.at[s, 'loglik']:.1f}"]
         out[f"({s})"] = cells
     return pd.DataFrame(out)
 
@@ -84,10 +134,10 @@ def ladder_lrt_display(lrt: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
         "Models": [f"{label(a)} vs {label(b)}" for a, b in zip(lrt["small"], lrt["big"])],
         "Question": lrt["question"].to_numpy(),
         "Fitted by": lrt["estimator"].to_numpy(),
-        "Chi-square": [num(v, 2) for v in lrt["statistic"]],
-        "df": [str(int(v)) for v in lrt["df"]],
-        "p (chi-square)": [p_text(v) for v in lrt["p_value"]],
-        "p (chi-bar-square)": [p_text(v) for v in lrt["p_value_boundary"]],
+        "Chi-square": [num(v) for v in lrt["statistic"]],
+        "df": [df_text(v) for v in lrt["df"]],
+        "p (chi-square)": [pval(v) for v in lrt["p_value"]],
+        "p (chi-bar-square)": [pval(v) for v in lrt["p_value_boundary"]],
     })
 
 
@@ -105,10 +155,10 @@ def estimators_display(est: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "Estimator": est["label"].to_numpy(),
         "Weight proportional to": [WEIGHT_TEXT.get(t, "") for t in est["term"]],
-        "Estimate": [sig(v) for v in est["estimate"]],
-        "SE, schools random": [sig(v, 4) for v in est["std_error"]],
-        "SE, schools fixed": [sig(v, 4) for v in est["std_error_fixed_schools"]],
-        "Efficiency vs GLS": [f"{v:.3f}" for v in est["efficiency"]],
+        "Estimate": [num(v) for v in est["estimate"]],
+        "SE, schools random": [num(v) for v in est["std_error"]],
+        "SE, schools fixed": [num(v) for v in est["std_error_fixed_schools"]],
+        "Efficiency vs GLS": [num(v, 3) for v in est["efficiency"]],
     })
 
 
@@ -118,10 +168,10 @@ def intervals_display(iv: pd.DataFrame) -> pd.DataFrame:
              "sd__Observation": r"$\sigma$ (SD within schools)"}
     return pd.DataFrame({
         "Parameter": [names.get(t, t) for t in iv["term"]],
-        "Estimate": [sig(v) for v in iv["estimate"]],
-        "Lower": [sig(v) for v in iv["conf_low"]],
-        "Upper": [sig(v) for v in iv["conf_high"]],
-        "Method": iv["method"].to_numpy(),
+        "Estimate": [num(v) for v in iv["estimate"]],
+        "Lower": [num(v) for v in iv["conf_low"]],
+        "Upper": [num(v) for v in iv["conf_high"]],
+        "Method": iv["method"].str.replace(" (nlme)", "", regex=False).to_numpy(),
     })
 
 
@@ -140,18 +190,105 @@ def shrinkage_display(table: pd.DataFrame, k: int = 5, include: tuple[str, ...] 
     return pd.DataFrame({
         "School": t["id"].to_numpy(),
         "n": t["n"].astype(str).to_numpy(),
-        "BLUE (school mean)": [f"{v:.6f}" for v in t["blue"]],
-        "BLUP": [f"{v:.6f}" for v in t["blup"]],
-        "Random effect": [f"{v:.8f}" for v in t["ranef"]],
-        "Conditional SD": [f"{v:.3f}" for v in t["cond_sd"]],
-        "Reliability": [f"{v:.3f}" for v in t["shrinkage_factor"]],
+        "BLUE (school mean)": [num(v) for v in t["blue"]],
+        "BLUP": [num(v) for v in t["blup"]],
+        "Random effect": [num(v) for v in t["ranef"]],
+        "Conditional SD": [num(v, 3) for v in t["cond_sd"]],
+        "Reliability": [num(v, 3) for v in t["shrinkage_factor"]],
     })
 
 
 def spread_display(spread: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "Lines": spread["matrix"].to_numpy(),
-        "SD intercept": [f"{v:.3f}" for v in spread["sd_intercept"]],
-        "SD slope": [f"{v:.3f}" for v in spread["sd_slope"]],
-        "Correlation": [f"{v:.3f}" for v in spread["corr"]],
+        "SD intercept": [num(v, 3) for v in spread["sd_intercept"]],
+        "SD slope": [num(v, 3) for v in spread["sd_slope"]],
+        "Correlation": [num(v, 3) for v in spread["corr"]],
     })
+
+
+# ------------------------------------------------------- the checking appendix
+#: what the lectures print, per bundled data set: (quantity, printed text, where ours is)
+LECTURE_PRINTS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
+    "hs": [
+        ("Pooled OLS: coefficient of ses (the Catholic slope)", "2.2999", ("coef", "pooled_ols", "ses", "estimate")),
+        ("Pooled OLS: ses:SectorPublic", "1.6051", ("coef", "pooled_ols", "ses:Sector[T.Public]", "estimate")),
+        ("Pooled OLS: its SE", "0.3845", ("coef", "pooled_ols", "ses:Sector[T.Public]", "std_error")),
+        ("Pooled OLS: residual SE", "6.344", ("fit", "pooled_ols", "sigma")),
+        ("Fixed effects, school lines: joint F", "21.03533", ("tests", "Wald", "value")),
+        ("Fixed effects, school lines: slope gap", "1.109995", ("line", "fe_school_lines", "slope")),
+        ("Fixed effects, school lines: its SE", "0.454114", ("line", "fe_school_lines", "se_slope")),
+        ("Fixed effects, common slopes: slope gap", "1.204719", ("line", "fe_common_slope", "slope")),
+        ("Fixed effects, common slopes: its SE", "0.436134", ("line", "fe_common_slope", "se_slope")),
+        ("Two-stage: slope gap", "1.1100", ("line", "two_stage", "slope")),
+        ("Two-stage: its SE", "0.5086", ("line", "two_stage", "se_slope")),
+        ("Between schools: slope of the school means", "5.7734", ("coef_model", "between", "ses", "~ ses (", "estimate")),
+        ("One-way model: overall mean", "12.60468", ("table", "oneway_summary", "gamma00")),
+        ("One-way model: SD of school means", "2.836278", ("table", "oneway_summary", "sd_intercept")),
+        ("One-way model: SD within schools", "6.296759", ("table", "oneway_summary", "sigma")),
+        ("One-way model: REML log-likelihood", "-6489.969", ("table", "oneway_summary", "loglik")),
+    ],
+    "hsfull": [
+        ("Mean mathach, Catholic", "14.17030", ("row", "gap_levels", "level", "Catholic", "mean")),
+        ("Mean mathach, Public", "11.36407", ("row", "gap_levels", "level", "Public", "mean")),
+        ("t-test: difference Public - Catholic", "-2.806225", ("table", "gap_ttest", "estimate")),
+        ("t-test: its SE", "0.158905", ("table", "gap_ttest", "std_error")),
+        ("Mixed model: Public mean (intercept)", "11.39304", ("row2", "gap_coef", "Mixed (REML)", "Intercept", "estimate")),
+        ("Mixed model: its SE", "0.29283", ("row2", "gap_coef", "Mixed (REML)", "Intercept", "std_error")),
+        ("Mixed model: its Satterthwaite df", "158.53713", ("row2", "gap_coef", "Mixed (REML)", "Intercept", "df")),
+        ("Mixed model: Catholic - Public gap", "2.80489", ("row2", "gap_coef", "Mixed (REML)", "Sector[T.Catholic]", "estimate")),
+        ("Mixed model: its SE", "0.43906", ("row2", "gap_coef", "Mixed (REML)", "Sector[T.Catholic]", "std_error")),
+        ("Mixed model: its Satterthwaite df", "153.50058", ("row2", "gap_coef", "Mixed (REML)", "Sector[T.Catholic]", "df")),
+        ("Between-school variance with Sector", "6.67696", ("row", "gap_variance", "model", "With Sector", "g00")),
+        ("Residual variance with Sector", "39.15140", ("row", "gap_variance", "model", "With Sector", "sigma2")),
+    ],
+}
+
+
+def ours(where: tuple[str, ...], lines: pd.DataFrame, coef: pd.DataFrame, fits: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> float:
+    """The handout's value at `where` (see `LECTURE_PRINTS`)."""
+    kind = where[0]
+    if kind == "coef":
+        _, method, term, col = where
+        return float(coef[(coef["method"] == method) & (coef["term"] == term)][col].iloc[0])
+    if kind == "coef_model":
+        _, method, term, model, col = where
+        c = coef[(coef["method"] == method) & (coef["term"] == term)]
+        return float(c[c["model"].str.contains(model, regex=False)][col].iloc[0])
+    if kind == "fit":
+        return float(fits[fits["method"] == where[1]][where[2]].iloc[0])
+    if kind == "line":
+        row = lines[(lines["method"] == where[1]) & (lines["kind"] == "difference")].iloc[0]
+        return float(np.sqrt(row["var_slope"])) if where[2] == "se_slope" else float(row[where[2]])
+    if kind == "tests":
+        t = tables["tests"]
+        return float(t[t["test"].str.startswith(where[1])][where[2]].iloc[0])
+    if kind == "table":
+        return float(tables[where[1]][where[2]].iloc[0])
+    if kind == "row":
+        t = tables[where[1]]
+        return float(t[t[where[2]].astype(str) == where[3]][where[4]].iloc[0])
+    if kind == "row2":
+        t = tables[where[1]]
+        return float(t[(t["model"] == where[2]) & (t["term"] == where[3])][where[4]].iloc[0])
+    raise ValueError(f"unknown place {where}")
+
+
+def agrees(value: float, printed: str) -> bool:
+    """`value` rounded to the printed number of decimals is the printed number."""
+    decimals = len(printed.split(".")[1]) if "." in printed else 0
+    return abs(round(value, decimals) - float(printed)) < 0.5 * 10.0 ** (-decimals) + 1e-12
+
+
+def lecture_checks(bundled: str | None, lines: pd.DataFrame, coef: pd.DataFrame, fits: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The lecture's printed numbers beside the handout's own at full precision
+    (empty for data the lectures do not describe)."""
+    rows = []
+    for what, printed, where in LECTURE_PRINTS.get(bundled or "", []):
+        try:
+            value = ours(where, lines, coef, fits, tables)
+        except (KeyError, IndexError):
+            continue
+        rows.append({"Quantity": what, "Lecture prints": printed, "This handout": full(value, 9),
+                     "Agrees to the printed digits": "yes" if agrees(value, printed) else "no"})
+    return pd.DataFrame(rows, columns=["Quantity", "Lecture prints", "This handout", "Agrees to the printed digits"])

@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ...estimation.lines import ellipse_points, joint_radius, line_cov, region_df, shadow_radius
+from . import TEXT_WIDTH, handout_figure
 
 METHOD_COLORS = {
     "pooled_ols": "#7f7f7f",
@@ -42,11 +43,12 @@ def draw_line_ellipse(ax, row: pd.Series, estimator: str, color: str, shadow: bo
     ax.plot(*center, marker="o", ms=3.5, color=color)
 
 
-def ellipse_figure(lines: pd.DataFrame, fits: pd.DataFrame, labels: Mapping[str, str]) -> Figure:
+@handout_figure
+def ellipse_figure(lines: pd.DataFrame, fits: pd.DataFrame, labels: Mapping[str, str], height: float = 3.9) -> Figure:
     """Left: each method's sector lines with 95% joint ellipses; right: the
     differences with joint (solid) and shadow (dotted) 95% ellipses."""
     estimator = dict(zip(fits["method"], fits["estimator"]))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5.6), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, height), constrained_layout=True)
     levels = [l for l in dict.fromkeys(lines.loc[lines["kind"] == "level", "line"])]
     styles = ["-", "--", "-.", (0, (5, 1))]
     for method, g in lines.groupby("method", sort=False):
@@ -54,20 +56,20 @@ def ellipse_figure(lines: pd.DataFrame, fits: pd.DataFrame, labels: Mapping[str,
         for i, lv in enumerate(levels):
             row = g[g["line"] == lv].iloc[0]
             draw_line_ellipse(axes[0], row, estimator[method], color, ls=styles[i % len(styles)])
-            axes[0].annotate(lv[0], (row["intercept"], row["slope"]), fontsize=7, color=color, xytext=(3, 3), textcoords="offset points")
         for _, row in g[g["kind"] == "difference"].iterrows():
             draw_line_ellipse(axes[1], row, estimator[method], color, shadow=True)
         axes[1].plot([], [], color=color, lw=1.6, label=labels.get(method, method))
-    axes[0].set_title("Sector lines: " + ", ".join(f"{lv} ({s})" for lv, s in zip(levels, ["solid", "dashed", "dash-dot"])))
-    axes[0].set_xlabel("intercept (expected response at predictor = 0)")
+    names = ["solid", "dashed", "dash-dot", "dashed"]
+    axes[0].set_title("Each level's line\n" + ", ".join(f"{lv} {s}" for lv, s in zip(levels, names)))
+    axes[0].set_xlabel("intercept (response at predictor 0)")
     axes[0].set_ylabel("slope of the predictor")
     diff = lines.loc[lines["kind"] == "difference", "line"].iloc[0]
-    axes[1].set_title(f"Difference {diff}: joint (solid), shadow (dotted)")
+    axes[1].set_title(f"Difference {diff}\njoint (solid) and shadow (dotted)")
     axes[1].set_xlabel("difference in intercepts")
     axes[1].set_ylabel("difference in slopes")
     axes[1].axhline(0, color="black", lw=0.6)
     axes[1].axvline(0, color="black", lw=0.6)
-    axes[1].legend(fontsize=8, loc="best")
+    fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncol=2)
     for ax in axes:
         ax.grid(alpha=0.3)
     return fig

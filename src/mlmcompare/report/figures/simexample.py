@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import draw_ellipse
+from . import TEXT_WIDTH, draw_ellipse, handout_figure
 from .oneway import BLUE_COLOR, BLUP_COLOR, TRUE_COLOR
 
 
@@ -20,6 +20,7 @@ def _mat(row: pd.Series, prefix: str) -> np.ndarray:
     return np.array([[row[f"{prefix}_intercept"], row[f"{prefix}_cov"]], [row[f"{prefix}_cov"], row[f"{prefix}_slope"]]])
 
 
+@handout_figure
 def sim_school_figure(students: pd.DataFrame, schools: pd.DataFrame, settings: pd.Series, school: int = 1) -> Figure:
     """One simulated school in data space (true, least-squares and population lines)
     and in beta space (G around gamma; sigma^2 (X'X)^-1 around the true line)."""
@@ -27,17 +28,17 @@ def sim_school_figure(students: pd.DataFrame, schools: pd.DataFrame, settings: p
     d = students[students["school"] == school]
     gamma = np.array([settings["gamma0"], settings["gamma1"]])
     G = np.array([[settings["g00"], settings["g01"]], [settings["g01"], settings["g11"]]])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 3.6), constrained_layout=True)
     ax = axes[0]
     xs = np.linspace(min(-2.5, d["x"].min()), max(2.5, d["x"].max()), 2)
-    ax.scatter(d["x"], d["y"], s=14, color="0.5", label="students")
+    ax.scatter(d["x"], d["y"], s=8, color="0.5", label="students")
     ax.plot(xs, gamma[0] + gamma[1] * xs, color="#2ca02c", lw=1.5, label=r"population mean line $\gamma$")
     ax.plot(xs, r["true_intercept"] + r["true_slope"] * xs, color=TRUE_COLOR, lw=1.5, label=r"true line $\beta_j$")
     ax.plot(xs, r["blue_intercept"] + r["blue_slope"] * xs, color=BLUE_COLOR, lw=1.5, ls="--", label=r"least squares $\hat\beta_j$")
     ax.set_xlabel("X (simulated SES)")
     ax.set_ylabel("Y")
-    ax.set_title(f"School {school} ($n_j$ = {int(r['n'])}) in data space", fontsize=10)
-    ax.legend(fontsize=7)
+    ax.set_title(f"School {school} ($n_j$ = {int(r['n'])}) in data space")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     ax = axes[1]
     _ellipse(ax, gamma, G, "#2ca02c", label=r"$G$ around $\gamma$")
     _ellipse(ax, [r["true_intercept"], r["true_slope"]], _mat(r, "cond"), BLUE_COLOR, label=r"$\sigma^2(X_j'X_j)^{-1}$ around $\beta_j$")
@@ -47,17 +48,18 @@ def sim_school_figure(students: pd.DataFrame, schools: pd.DataFrame, settings: p
     ax.plot(r["blue_intercept"], r["blue_slope"], "s", color=BLUE_COLOR, label=r"BLUE $\hat\beta_j$")
     ax.set_xlabel("intercept")
     ax.set_ylabel("slope")
-    ax.set_title("The same school in beta space (1-SD ellipses)", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title("In beta space (1-SD ellipses)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     return fig
 
 
+@handout_figure
 def sim_ellipses_figure(schools: pd.DataFrame, settings: pd.Series) -> Figure:
     """For the highlighted schools: 1-SD ellipses of G, sigma^2 (X_j'X_j)^-1 and V_j."""
     picks = schools[schools["highlight"]].sort_values("n")
     gamma = np.array([settings["gamma0"], settings["gamma1"]])
     G = np.array([[settings["g00"], settings["g01"]], [settings["g01"], settings["g11"]]])
-    fig, axes = plt.subplots(1, len(picks), figsize=(4.2 * len(picks), 4.2), constrained_layout=True, sharex=True, sharey=True)
+    fig, axes = plt.subplots(1, len(picks), figsize=(TEXT_WIDTH, 3.1), constrained_layout=True, sharex=True, sharey=True)
     axes = np.atleast_1d(axes)
     for ax, (_, r) in zip(axes, picks.iterrows()):
         _ellipse(ax, gamma, G, "#2ca02c", label=r"$G$")
@@ -68,30 +70,54 @@ def sim_ellipses_figure(schools: pd.DataFrame, settings: pd.Series) -> Figure:
         ax.plot(r["true_intercept"], r["true_slope"], "o", color=TRUE_COLOR, label="true")
         ax.plot(r["blue_intercept"], r["blue_slope"], "s", color=BLUE_COLOR, label="BLUE")
         ax.plot(r["blup_intercept"], r["blup_slope"], "^", color=BLUP_COLOR, label="BLUP")
-        ax.set_title(f"School {int(r['school'])}: $n_j$ = {int(r['n'])}, SD of X = {r['x_sd']:.2f}", fontsize=9.5)
+        ax.set_title(f"School {int(r['school'])}: $n_j$ = {int(r['n'])}\nSD of X = {r['x_sd']:.2f}")
         ax.set_xlabel("intercept")
-        ax.set_ylabel("slope")
-    axes[0].legend(fontsize=7, loc="upper left")
+    axes[0].set_ylabel("slope")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=4)
     return fig
 
 
+@handout_figure
 def sim_shrinkage_figure(schools: pd.DataFrame, settings: pd.Series) -> Figure:
-    """Left: true lines, BLUEs and BLUE -> BLUP arrows in beta space; right: shrinkage against n_j."""
+    """Left: true lines, BLUEs and BLUE -> BLUP arrows in beta space, the arrows
+    lengthened by a factor stated in the title when shrinkage is too small to
+    see; right: shrinkage against n_j."""
     gamma = np.array([settings["gamma0"], settings["gamma1"]])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), constrained_layout=True, gridspec_kw={"width_ratios": [1.4, 1]})
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 3.1), constrained_layout=True, gridspec_kw={"width_ratios": [1.3, 1]})
     ax = axes[0]
-    for r in schools.itertuples():
-        ax.annotate("", xy=(r.blup_intercept, r.blup_slope), xytext=(r.blue_intercept, r.blue_slope),
-                    arrowprops=dict(arrowstyle="->", color="0.4", lw=0.7))
-    ax.scatter(schools["blue_intercept"], schools["blue_slope"], s=16, color=BLUE_COLOR, label="BLUE")
-    ax.scatter(schools["blup_intercept"], schools["blup_slope"], s=12, color=BLUP_COLOR, label="BLUP (true parameters)")
-    ax.scatter(schools["true_intercept"], schools["true_slope"], s=18, marker="x", color=TRUE_COLOR, label="true line")
-    ax.plot(*gamma, "X", color="#2ca02c", ms=10, label=r"$\gamma$")
+    blue = schools[["blue_intercept", "blue_slope"]].to_numpy()
+    blup = schools[["blup_intercept", "blup_slope"]].to_numpy()
+    span = np.ptp(blue, axis=0)
+    length = np.median(np.hypot(*((blup - blue) / span).T))
+    factor = arrow_factor(length)
+    tips = blue + factor * (blup - blue)
+    for (x0, y0), (x1, y1) in zip(blue, tips):
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=dict(arrowstyle="-|>", color="0.35", lw=0.6, mutation_scale=6, shrinkA=0, shrinkB=0))
+    ax.scatter(blue[:, 0], blue[:, 1], s=8, color=BLUE_COLOR, label="BLUE", zorder=3)
+    ax.scatter(schools["true_intercept"], schools["true_slope"], s=10, marker="x", lw=0.7, color=TRUE_COLOR, label="true line")
+    ax.plot(*gamma, "X", color="#2ca02c", ms=7, label=r"$\gamma$")
+    ax.plot([], [], color="0.35", lw=0.6, label="BLUE to BLUP" + (f" (×{factor:g})" if factor > 1 else ""))
     ax.set_xlabel("intercept")
     ax.set_ylabel("slope")
-    ax.legend(fontsize=7)
+    ax.set_title("Arrows toward $\\gamma$" + (f", drawn {factor:g} times their length" if factor > 1 else ""))
+    ax.legend(loc="best")
     ax = axes[1]
-    ax.scatter(schools["n"], 100 * schools["shrinkage"], s=16, color=BLUP_COLOR)
+    ax.scatter(schools["n"], 100 * schools["shrinkage"], s=10, color=BLUP_COLOR)
     ax.set_xlabel("students in the school, $n_j$")
-    ax.set_ylabel("shrinkage toward $\\gamma$ (% of the BLUE's weight)")
+    ax.set_ylabel("shrinkage toward $\\gamma$ (%)")
+    ax.set_ylim(bottom=0)
     return fig
+
+
+def arrow_factor(median_length: float, visible: float = 0.06) -> float:
+    """How many times to lengthen arrows whose median length is `median_length`
+    (a share of the plot's span) so that they can be seen: 1 when they already
+    can, else a round factor (2, 5, 10, 20, ...)."""
+    if median_length <= 0 or median_length >= visible:
+        return 1.0
+    need = visible / median_length
+    for f in (2, 5, 10, 20, 50, 100):
+        if f >= need:
+            return float(f)
+    return 100.0

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from ..study import method_labels  # noqa: E402
-from ...study.summarise import coverage_band  # noqa: E402
+from . import TEXT_WIDTH, handout_figure
+from ..study import method_labels
+from ...study.summarise import coverage_band
 
 
 def coverage_by_groups(summary: pd.DataFrame, mean_size: float) -> pd.DataFrame:
@@ -29,11 +27,12 @@ def coverage_by_groups(summary: pd.DataFrame, mean_size: float) -> pd.DataFrame:
     return plain.sort_values(["contextual", "method", "n_groups"])
 
 
+@handout_figure
 def coverage_figure(summary: pd.DataFrame, labels: Mapping[str, str], mean_size: float) -> plt.Figure:
     rows = coverage_by_groups(summary, mean_size)
     labels = method_labels(labels)
     methods = list(dict.fromkeys(summary["method"]))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 3.4), sharey=True, constrained_layout=True)
     Js = sorted(rows["n_groups"].unique())
     reps = int(rows["n_estimates"].min()) if len(rows) else 1
     lo, hi = coverage_band(reps)
@@ -47,18 +46,17 @@ def coverage_figure(summary: pd.DataFrame, labels: Mapping[str, str], mean_size:
             if g.empty:
                 continue
             x = g["n_groups"].to_numpy() * (1 + 0.03 * (i - len(methods) / 2))  # dodge
-            ax.errorbar(x, 100 * g["coverage"], yerr=200 * g["coverage_mc_se"], marker="o", ms=4, lw=1.2, capsize=2,
+            ax.errorbar(x, 100 * g["coverage"], yerr=200 * g["coverage_mc_se"], marker="o", ms=3, lw=1.0, capsize=1.5,
                         color=cmap(i % 10), label=labels.get(m, m))
         ax.set_xscale("log")
         ax.set_xticks(Js, [str(J) for J in Js])
         ax.minorticks_off()
-        ax.set_xlabel("number of schools J (mean school size %g)" % mean_size)
+        ax.set_xlabel("number of schools J (mean size %s)" % f"{mean_size:.3g}")
         ax.set_title("with a contextual effect" if ctx else "no contextual effect")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("coverage of the 95% interval (%)")
     bottom = min(50.0, float(np.nanmin(100 * rows["coverage"])) - 3) if len(rows) else 50.0
     axes[0].set_ylim(max(bottom, 0), 101)
     handles, names = axes[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.17, 1, 1))
+    fig.legend(handles, names, loc="outside lower center", ncol=2, frameon=False)
     return fig
