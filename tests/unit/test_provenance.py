@@ -24,7 +24,7 @@ from mlmcompare.report.environment import (
     CONDA, DIFFERS, MATCHES, NO_LOCK, conda_environment_yaml, direct_dependencies, environment_record,
     environment_sentence, installed_versions, lock_drift, lock_pins,
 )
-from mlmcompare.report.provenance import verify_manifest, write_document_record, write_provenance
+from mlmcompare.report.provenance import load_manifest, provenance_paragraph, verify_manifest, write_document_record, write_provenance
 
 from ..conftest import ROOT
 
@@ -84,6 +84,16 @@ def test_manifest_records_every_installed_package_and_the_lock(product):
     assert env["status"] == MATCHES and env["drift"] == []
     assert env["lock_sha256"] == __import__("hashlib").sha256((product.parents[2] / "requirements.lock").read_bytes()).hexdigest()
     assert "matches `requirements.lock`" in environment_sentence(m)
+
+
+def test_provenance_paragraph_names_the_data_commit_and_environment(product):
+    m = load_manifest(product)
+    digest = __import__("hashlib").sha256((product.parents[2] / "data" / "demo.csv").read_bytes()).hexdigest()
+    text = provenance_paragraph(m)
+    assert text.startswith(f"**Provenance.** Built from `demo.csv` (sha256 `{digest[:16]}…`) with mlmcompare ")
+    assert f"numpy {metadata.version('numpy')}" in text and text.endswith(environment_sentence(m))
+    without_data = provenance_paragraph({**m, "inputs": {}})  # the designs handout has several inputs, no csv
+    assert without_data.startswith("**Provenance.** Built with mlmcompare ")
 
 
 def test_verify_passes_on_an_untouched_product(product, capsys):

@@ -29,7 +29,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from .environment import CONDA, LOCK_FILE, drift_phrase, environment_record, installed_versions
+from .environment import CONDA, LOCK_FILE, drift_phrase, environment_record, environment_sentence, installed_versions
 from .tidy import read_table, sha256_file, write_text_atomic
 
 
@@ -184,6 +184,23 @@ class Verification:
         return (f"OK {self.manifest}: {c['inputs']} input(s), {c['outputs']} outputs and {c['documents']} "
                 f"document(s) match their sha256, {c['packages']} packages their recorded versions; "
                 f"{self.environment}")
+
+
+def provenance_paragraph(manifest: Mapping[str, Any]) -> str:
+    """The checking appendix's provenance in words: the data file (when there
+    is one), the versions, the commit, when the manifest was written, and
+    whether the environment was the locked one."""
+    versions, git = manifest["versions"], manifest.get("git") or {}
+    csv = (manifest.get("inputs") or {}).get("csv")
+    built = f"Built from `{csv['name']}` (sha256 `{csv['sha256'][:16]}…`) with" if csv else "Built with"
+    packages = ", ".join(f"{name} {versions.get(name)}" for name in ("numpy", "pandas", "scipy") if versions.get(name))
+    return (
+        f"**Provenance.** {built} mlmcompare {versions.get('mlmcompare')}, Python {versions.get('python')}, "
+        f"{packages}; git commit `{(git.get('commit') or 'unknown')[:12]}`"
+        f"{' (with local changes)' if git.get('dirty') else ''}; manifest written {manifest['created']}. "
+        "The manifest beside this file (`manifest.json`) lists the sha256 of every input and every table read "
+        "here, the settings and the run time of each step. " + environment_sentence(manifest)
+    )
 
 
 def verify_manifest(path: str | Path) -> Verification:
