@@ -65,10 +65,10 @@ bench: venv
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 test: venv
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n $(CORES) --dist loadgroup tests
 
 check: venv
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest -n $(CORES) tests/unit
 
 reference: venv
 	$(BIN)/python -m tests.reference.tables regenerate

@@ -8,6 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # one BLAS thread per test worker (set before numpy loads OpenBLAS): two
+    # workers each running two OpenBLAS threads on 2 cores spin against each
+    # other (measured: the several-factor golden tests 17 s alone, 250 s so)
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
 import pytest
 import yaml
 
@@ -104,3 +111,15 @@ def table(results: Path, name: str):
     if len(found) != 1:
         raise LookupError(f"{len(found)} tables named {name!r} under {results}")
     return read_table(found[0])
+
+
+E2E = ROOT / "tests" / "e2e"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every end-to-end test in one xdist group: with `-n 2 --dist loadgroup`
+    (make test) they share one worker, and so the one run of the default
+    pipeline, while the other worker takes the in-process tests."""
+    for item in items:
+        if E2E in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.xdist_group("pipeline"))

@@ -35,6 +35,7 @@ rule report:
         **report_outputs(document_outputs(f"{RESULTS}/{{dataset}}", "handout"), "handout.rst", "{dataset}", "Handout"),
     log:
         f"{RESULTS}/{{dataset}}/logs/report.log",
+    priority: 35
     benchmark:
         f"{RESULTS}/{{dataset}}/benchmarks/report.tsv"
     params:
