@@ -16,7 +16,8 @@ SIMULATED = f"{RESULTS}/simulated"
 # of a default run: prepare -> the methods (the contextual fit gives the
 # study's population) -> study_params -> study chunks -> gather, summary ->
 # manifest -> report. The analyses come next; the designs handout, off that
-# chain, fills the cores left idle (its rules keep priority 0).
+# chain, fills the cores left idle (priority 10), and the leaves that nothing
+# waits for (the explorable page, the at-a-glance sheet) come last.
 
 
 wildcard_constraints:

@@ -17,6 +17,7 @@ rule design_part:
         designs=DESIGNS,
     wildcard_constraints:
         part="|".join(DESIGN_PARTS) or "none",
+    priority: 10
     conda:
         CONDA_ENV
     script:

@@ -60,6 +60,7 @@ rule designs_manifest:
         outputs=design_outputs(),
         config={"designs": DESIGNS},
         benchmarks=f"{DESIGNS_DIR}/benchmarks",
+    priority: 10
     conda:
         CONDA_ENV
     script:
@@ -79,6 +80,7 @@ rule designs_report:
         f"{DESIGNS_DIR}/benchmarks/report.tsv"
     params:
         engine=config["report"]["engine"],
+    priority: 10
     conda:
         CONDA_ENV
     script:
