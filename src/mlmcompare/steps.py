@@ -196,6 +196,24 @@ def study_summary(job: Job) -> None:
     write_frame_atomic(summarise(read_table(job.input["replicates"]), scenarios, baselines), job.output["summary"])
 
 
+def highlights(job: Job) -> None:
+    """A handout's key figures and tables as files (report.highlights), read
+    by the handout and the at-a-glance sheet and shown by `snakemake --report`."""
+    import pandas as pd
+
+    from .methods import LABELS
+    from .report.highlights import write_highlights
+    from .report.tidy import read_table
+
+    def stacked(key: str) -> pd.DataFrame:
+        return pd.concat([read_table(p) for p in job.input[key]], ignore_index=True)
+
+    facts = json.loads(Path(job.input["data_report"]).read_text())
+    study = read_table(job.input["study"]) if "study" in job.input else None
+    write_highlights(job.output, stacked("lines"), stacked("fits"), job.params["methods"], LABELS, study,
+                     facts["n_groups"], facts["n_rows"] / facts["n_groups"])
+
+
 # -------------------------------------------------------- provenance, report
 def manifest(job: Job) -> None:
     """A handout's manifest: every input and output hashed (an output folder
@@ -253,6 +271,7 @@ STEPS: dict[str, Callable[[Job], None]] = {
     "study_chunk": study_chunk,
     "study_gather": study_gather,
     "study_summary": study_summary,
+    "highlights": highlights,
     "manifest": manifest,
     "designs_manifest": manifest,
     "report": report,

@@ -144,3 +144,28 @@ def test_handout_and_manifest_written(designs):
     for heading in ("One-way random effects", "Repeated measures", "Covariance components"):
         assert heading in html, heading
     assert "Traceback" not in html
+
+
+def test_key_figures_are_drawn_once_and_included(hs_results):
+    """The handout and the at-a-glance sheet show the very PNG the highlights
+    step wrote (no second drawing)."""
+
+    for name in ("ellipses", "coverage"):
+        encoded = base64.b64encode((hs_results / "highlights" / f"{name}.png").read_bytes()).decode()
+        assert encoded in (hs_results / "handout.html").read_text()
+    ellipses = base64.b64encode((hs_results / "highlights" / "ellipses.png").read_bytes()).decode()
+    assert ellipses in (hs_results / "glance.html").read_text()
+
+
+def test_snakemake_report_holds_documents_figures_and_tables(default_run, tmp_path):
+    import zipfile
+
+    out = tmp_path / "report.zip"
+    proc = run_snakemake("--cores", "1", "--nolock", "--config", f"results={default_run}", "--report", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    names = {Path(n).name for n in zipfile.ZipFile(out).namelist()}
+    assert {"handout.html", "handout.pdf", "glance.html", "glance.pdf", "explore.html", "designs.html",
+            "ellipses.png", "coverage.png", "comparison.csv", "summary_of_methods.csv"} <= names
+    page = zipfile.ZipFile(out).read(next(n for n in zipfile.ZipFile(out).namelist() if n.endswith("report.html"))).decode()
+    for caption in ("joint 95% confidence ellipse", "summary of methods", "at-a-glance sheet"):
+        assert caption in page

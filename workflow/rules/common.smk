@@ -130,7 +130,18 @@ def handout_outputs(dataset):
            **analysis_outputs(dataset), "simulated": SIMULATED}
     if STUDY["enabled"]:
         out.update(study_outputs(dataset))
+    out.update(highlight_outputs(dataset))
     return out
+
+
+def highlight_outputs(dataset):
+    """The handout's key figures and tables (rule highlights), keyed as in its
+    manifest; the coverage figure only where the study runs."""
+    folder = f"{dataset_dir(dataset)}/highlights"
+    files = {"ellipses": "ellipses.png", "comparison": "comparison.csv", "summary_of_methods": "summary_of_methods.csv"}
+    if STUDY["enabled"]:
+        files["coverage"] = "coverage.png"
+    return {f"highlights/{name}": f"{folder}/{file}" for name, file in files.items()}
 
 
 def handout_config(dataset):

@@ -138,10 +138,15 @@ def write_frame_atomic(frame: pd.DataFrame, path: str | Path) -> None:
 
 
 def write_text_atomic(text: str, path: str | Path) -> None:
+    write_bytes_atomic(text.encode("utf-8"), path)
+
+
+def write_bytes_atomic(data: bytes, path: str | Path) -> None:
+    """The file whole or not at all: written beside it, then renamed."""
     path = Path(path)
     tmp = atomic_path(path)
     try:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

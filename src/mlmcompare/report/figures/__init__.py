@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
 import matplotlib
@@ -109,6 +110,20 @@ def figure_output(fig: Any, close: bool = True) -> Any:
     finally:
         if close:
             plt.close(fig)
+
+
+def figure_file_output(path: str | Path) -> Any:
+    """A figure a step wrote (`figure_png`) as an IPython display object, shown
+    as `figure_output` shows a drawn one: the width of its drawn size, read
+    from the PNG's pixels and resolution, at 112 CSS pixels per inch."""
+    from IPython.display import Image as Shown
+    from PIL import Image
+
+    data = Path(path).read_bytes()
+    with Image.open(io.BytesIO(data)) as image:
+        dpi = float(image.info.get("dpi", (PNG_DPI, PNG_DPI))[0])
+        width = image.size[0] / dpi
+    return Shown(data=data, format="png", width=int(round(width * 112)))
 
 
 def level_colors(levels: Sequence[str]) -> dict[str, str]:
