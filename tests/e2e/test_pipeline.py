@@ -149,7 +149,6 @@ def test_handout_and_manifest_written(designs):
 def test_key_figures_are_drawn_once_and_included(hs_results):
     """The handout and the at-a-glance sheet show the very PNG the highlights
     step wrote (no second drawing)."""
-
     for name in ("ellipses", "coverage"):
         encoded = base64.b64encode((hs_results / "highlights" / f"{name}.png").read_bytes()).decode()
         assert encoded in (hs_results / "handout.html").read_text()

@@ -5,8 +5,6 @@ judged by the study it is given."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 import pytest
