@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ..conftest import DATA, ROOT, run_snakemake
+from ..conftest import ROOT, run_snakemake
 
 
 def pdf_spans(path: Path):
