@@ -285,3 +285,12 @@ def test_same_fixture_renders_with_quarto(tmp_path: Path) -> None:
     assert "Demo estimates by method" in html and "Demo slopes by sector" in html
     assert "<math" in html and 'src="data:image/png;base64,' in html
     assert [p.name for p in out.parent.iterdir()] == ["demo.html"]
+
+
+def test_the_fallback_renderer_stays_small():
+    """The fallback leans on pandoc, nbclient and Typst: at most 600 lines of
+    Python (its Lua filter, template and CSS aside)."""
+    from ..conftest import ROOT
+
+    files = sorted((ROOT / "src" / "mlmcompare" / "render").glob("*.py"))
+    assert sum(len(f.read_text().splitlines()) for f in files) <= 600

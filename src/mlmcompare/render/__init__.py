@@ -1,15 +1,8 @@
-"""Turn a Quarto document (.qmd) into one self-contained HTML file (and a PDF).
-
-Engines: ``quarto`` (the Quarto CLI where it is on PATH; it renders a private
-copy with the includes expanded, runs the code in the .qmd's folder and takes
-the parameters with ``-P``) and ``fallback`` (offline, no Quarto): ``qmd``
-reads the file (and expands its includes, only there), ``execute`` runs the
-Python chunks in a Jupyter kernel with the parameters injected after the chunk
-tagged ``parameters``, ``assemble`` writes one Markdown document, and
-``pandoc`` converts it once per format (at the same time) with the Lua filter crossref.lua
-(numbers and cross-references); the Typst output is compiled to PDF. Outputs
-are installed atomically: a failed render leaves nothing at the destination.
-"""
+"""Turn a Quarto document (.qmd) into one self-contained HTML file (and a PDF):
+with the Quarto CLI where it is on PATH, else offline by the fallback
+(``qmd`` reads, ``execute`` runs the chunks, ``assemble`` writes Markdown,
+``pandoc`` converts it once per format). A failed render leaves nothing at
+the destination."""
 
 from __future__ import annotations
 
@@ -87,9 +80,8 @@ def install_file(built: Path, dest: Path) -> Path:
     try:
         shutil.copyfile(built, tmp)
         os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    finally:
+        tmp.unlink(missing_ok=True)  # left only where the copy failed
     return dest
 
 
@@ -107,9 +99,7 @@ def render_with_quarto(qmd: Path, params: dict[str, object], formats: list[str],
     """Render a private copy (includes expanded) with the Quarto CLI."""
     copy = scratch / qmd.name
     copy.write_text("\n".join(text for text, _, _ in expand_includes(qmd)) + "\n", encoding="utf-8")
-    common = [str(copy), "--execute-dir", str(qmd.parent)]
-    for key, value in params.items():
-        common += ["-P", f"{key}:{value}"]
+    common = [str(copy), "--execute-dir", str(qmd.parent), *(a for k, v in params.items() for a in ("-P", f"{k}:{v}"))]
     built = {}
     if "html" in formats:
         run_quarto([*common, "--to", "html", "-M", "embed-resources:true"], scratch)

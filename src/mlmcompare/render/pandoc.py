@@ -22,13 +22,10 @@ HERE = Path(__file__).parent  # crossref.lua, template.typ and style.css ship he
 
 
 def to_formats(markdown: str, doc: Qmd, targets: Sequence[str], scratch: Path) -> dict[str, Path]:
-    """``markdown`` (with the header's metadata) as each target, "html" or "pdf":
-    one source file, the conversions at the same time (each is its own
-    pandoc process; the PDF's Typst compile follows its pandoc)."""
+    """``markdown`` (with the header's metadata) as each target, "html" or "pdf",
+    the conversions at the same time (one pandoc process each)."""
     source = scratch / f"{doc.path.stem}.md"
     source.write_text(f"---\n{yaml.safe_dump(metadata(doc), allow_unicode=True)}---\n\n{markdown}", encoding="utf-8")
-    if len(targets) == 1:
-        return {targets[0]: convert(source, doc, targets[0], scratch)}
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:
         futures = {target: pool.submit(convert, source, doc, target, scratch) for target in targets}
         return {target: future.result() for target, future in futures.items()}
