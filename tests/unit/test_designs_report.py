@@ -16,6 +16,8 @@ import pytest  # noqa: E402
 
 from mlmcompare.analyses import run_design_part  # noqa: E402
 from mlmcompare.report import designs as text  # noqa: E402
+from mlmcompare.report import format as fmt  # noqa: E402
+from mlmcompare.report.format import markdown_table  # noqa: E402
 from mlmcompare.report.figures import designs as figures  # noqa: E402
 
 from ..conftest import DATA, ROOT, validated_config  # noqa: E402
@@ -28,19 +30,19 @@ CONFIG = validated_config()["designs"]
     (0.0449533, "0.04495"), (-3436.706, "-3437"), (2.0, "2"), (9.99996, "10.00"), (0.0, "0"),
 ])
 def test_four_significant_digits(value, expected):
-    assert text.num(value) == expected
+    assert fmt.num(value) == expected
 
 
 @pytest.mark.parametrize("df, expected", [(27.0, "27"), (26.9999999, "27"), (1936.0, "1936"), (37.846, "37.8"),
                                           (1869.12, "1869"), (5.487, "5.5"), (float("nan"), "—")])
 def test_degrees_of_freedom(df, expected):
-    assert text.df_text(df) == expected
+    assert fmt.df_text(df) == expected
 
 
 def test_p_values_in_tables_and_prose():
-    assert text.pval(0.0127303) == "0.013" and text.pval(3e-7) == "< 0.0001"
-    assert text.p_clause(3e-7) == "p < 0.0001" and text.p_clause(0.29) == "p = 0.29"
-    assert "= <" not in text.p_clause(1e-30)
+    assert fmt.pval(0.0127303) == "0.013" and fmt.pval(3e-7) == "< 0.0001"
+    assert fmt.p_clause(3e-7) == "p < 0.0001" and fmt.p_clause(0.29) == "p = 0.29"
+    assert "= <" not in fmt.p_clause(1e-30)
 
 
 def test_preferences_and_comparisons_read_as_sentences():
@@ -52,7 +54,7 @@ def test_preferences_and_comparisons_read_as_sentences():
 
 
 def test_empty_columns_are_left_out_of_tables():
-    md = text.table(pd.DataFrame({"a": ["x", "y"], "b": ["", "—"], "c": ["1", ""]}))
+    md = markdown_table(pd.DataFrame({"a": ["x", "y"], "b": ["", "—"], "c": ["1", ""]}))
     assert md.splitlines()[0] == "| a | c |"
 
 

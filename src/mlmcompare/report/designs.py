@@ -1,14 +1,8 @@
 """The designs handout's text: its digits policy, words computed from numbers,
 and the checks against the source lectures for its instructor appendix.
 
-Digits policy (the same rules, names and signatures as the main handout's
-`report.format` on the handout branch, so that the two can become one module):
-estimates, standard errors and statistics to 4 significant digits (`num`),
-degrees of freedom as integers when they are whole and to one decimal
-otherwise (`df_text`), p-values to two significant digits down to
-"< 0.0001" (`pval`; `p_clause` for prose: "p = 0.013", "p < 0.0001"), shares
-as percentages (`pct`). Full precision (`full`) only in the appendix.
-`table` writes a pandoc pipe table without its empty columns.
+Digits policy: the main handout's (`report.format`), with shares as whole
+percentages (`pct`).
 
 Remarks about the source lectures belong to the bundled files they describe,
 recognised by sha256 (`bundled_file`, `lecture_of`), never by file name; `timss_checks` and
@@ -17,96 +11,16 @@ recognised by sha256 (`bundled_file`, `lecture_of`), never by file name; `timss_
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
-from .format import markdown_table
+from .format import full, num
+from .format import pct as format_pct
 
-DASH = "—"
-
-
-# ----------------------------------------------------------------- numbers
-def _finite(x: object) -> bool:
-    try:
-        return x is not None and math.isfinite(float(x))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
-
-
-def num(x: float | None, digits: int = 4) -> str:
-    """`x` to `digits` significant digits in fixed notation; the integer part is
-    never rounded (5393.29 -> "5393"), a whole number prints without decimals,
-    NaN as an em dash."""
-    if not _finite(x):
-        return DASH if x is None or not np.isinf(float(x)) else ("∞" if float(x) > 0 else "−∞")
-    x = float(x)
-    if x == 0:
-        return "0"
-    if x == round(x) and abs(x) < 1e15:
-        return str(int(round(x)))
-    # the magnitude after rounding to `digits` digits (9.9996 -> 10.00)
-    magnitude = math.floor(math.log10(abs(float(f"{x:.{digits - 1}e}"))))
-    decimals = max(digits - 1 - magnitude, 0)
-    return f"{x:.{decimals}f}"
-
-
-def df_text(df: float | None) -> str:
-    """Degrees of freedom to one decimal below 1000 and none above; a value that
-    rounds to a whole number prints as an integer ("27", not "27.0")."""
-    if not _finite(df):
-        return DASH
-    df = float(df)
-    text = f"{df:.1f}"
-    if text.endswith(".0") or abs(df) >= 1000:  # 27.0000003 (Satterthwaite, balanced) is 27
-        return str(int(round(df)))
-    return text
-
-
-def pval(p: float | None) -> str:
-    """A p-value to two significant digits; "< 0.0001" below that."""
-    if not _finite(p):
-        return DASH
-    p = float(p)
-    if p < 1e-4:
-        return "< 0.0001"
-    if p >= 0.9995:
-        return "1.00"
-    return num(p, 2)
-
-
-def p_clause(p: float | None) -> str:
-    """"p = 0.013" or "p < 0.0001", for prose."""
-    text = pval(p)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
-
-
-def pct(share: float, decimals: int = 0) -> str:
-    """A share (0.511) as a percentage ("51%")."""
-    return DASH if not _finite(share) else f"{100 * float(share):.{decimals}f}%"
-
-
-def full(x: float | None, digits: int = 7) -> str:
-    """Full precision for the checking appendix: `digits` significant digits, fixed notation."""
-    if not _finite(x):
-        return DASH
-    x = float(x)
-    if x == 0:
-        return "0"
-    decimals = max(digits - 1 - math.floor(math.log10(abs(x))), 0)
-    return f"{x:.{decimals}f}"
-
-
-def table(frame: pd.DataFrame, align: Sequence[str] | None = None) -> str:
-    """A pandoc pipe table of `frame` (cells as given) without the columns whose
-    every cell is empty or a dash."""
-    empty = [c for c in frame.columns
-             if frame[c].astype(str).str.strip().isin(["", DASH, "nan", "None"]).all()]
-    if align is not None:
-        align = [a for c, a in zip(frame.columns, align) if c not in empty]
-    return markdown_table(frame.drop(columns=empty), align)
+def pct(share: float | None, decimals: int = 0) -> str:
+    """A share as a whole percentage unless told otherwise ("51%")."""
+    return format_pct(share, decimals)
 
 
 # ------------------------------------------------------------ words from numbers
