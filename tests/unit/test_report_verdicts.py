@@ -45,7 +45,7 @@ def test_a_fixed_effects_interval_that_covers_is_not_called_dishonest_but_the_in
     s = summary(**{"J_none:fe_school_lines": {"coverage": 0.93, "se_ratio": 0.84}})
     short, reason, measured = verdict(s, "fe_school_lines", "honest", DataNotes(fe_intercept_se_ratio=0.41))
     assert short == "Nearly, for the slope gap"
-    assert "0.41 times the two-stage one, and the verdict stands" in reason
+    assert "0.41 times the two-stage one, so for the intercept gap it is not honest" in reason
     assert measured.startswith("coverage 93.0%")
 
 
@@ -71,6 +71,25 @@ def test_the_two_equal_weight_estimators_get_one_efficiency_verdict():
     assert verdict(s, "fe_school_lines", "efficient")[0] == verdict(s, "two_stage", "efficient")[0] == "About as efficient here"
     s = summary(**{f"J_none:{m}": {"rel": 0.91} for m in ("fe_school_lines", "two_stage")})
     assert verdict(s, "fe_school_lines", "efficient")[0] == verdict(s, "two_stage", "efficient")[0] == "No"
+
+
+def test_equal_efficiencies_get_equal_words_and_the_mixed_model_is_the_reference():
+    """0.97 and 0.96 both read 'about as efficient', whatever the reasoned
+    verdict (fixed-effects common slopes 'Yes, if ...', contextual 'Nearly')."""
+    s = summary(**{"J_none:fe_common_slope": {"rel": 0.97}, "J_none:mixed_contextual": {"rel": 0.96}})
+    assert verdict(s, "fe_common_slope", "efficient")[0] == verdict(s, "mixed_contextual", "efficient")[0] == "About as efficient here"
+    s = summary(**{"J_none:fe_common_slope": {"rel": 0.85}})
+    assert verdict(s, "fe_common_slope", "efficient")[0] == "Less than the mixed model here"
+    assert "by definition" in verdict(summary(), "mixed", "efficient")[2]
+
+
+def test_robustness_changes_within_monte_carlo_error_are_said_to_be_noise():
+    # 200 replicates: Monte Carlo error of a change in coverage sqrt(2) * 2 * sqrt(.95 * .05 / 200) = 4.36 points
+    s = summary(**{"J_t3:fe_common_slope": {"coverage": 0.915}, "J_t3:fe_school_lines": {"coverage": 0.91}})
+    short, reason, measured = verdict(s, "fe_common_slope", "robust")
+    assert short == "No" and "no more than Monte Carlo error" in reason
+    assert "(Monte Carlo error about ±4.4 points)" in measured
+    assert verdict(s, "fe_school_lines", "robust")[0] == "Yes, for the estimate"
 
 
 def test_bias_with_a_contextual_effect_decides_consistency():
