@@ -71,7 +71,8 @@ def test_handout_has_every_part(hs_results):
     manifest = json.loads((hs_results / "manifest.json").read_text())
     assert {"effects/effects", "betaspace/tests", "robust/robust", "diagnostics/influence"} <= set(manifest["outputs"])
     html = (hs_results / "handout.html").read_text(encoding="utf-8")
-    for heading in ("A first look at the data", "Three effects of SES", "Lines in beta space", "The methods one by one", "Diagnostics and tests", "corrections to the source"):
+    for heading in ("A first look at the data", "Three effects of the predictor", "Lines in beta space", "The methods one by one",
+                    "Diagnostics and tests", "how these numbers were checked"):
         assert heading in html
     assert (hs_results / "handout.pdf").stat().st_size > 0
 

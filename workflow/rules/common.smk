@@ -130,18 +130,29 @@ def handout_outputs(dataset):
            **analysis_outputs(dataset), "simulated": SIMULATED}
     if STUDY["enabled"]:
         out.update(study_outputs(dataset))
-    out.update(highlight_outputs(dataset))
+    out.update({f"highlights/{name}": path for name, path in highlight_files(dataset).items()})
     return out
 
 
-def highlight_outputs(dataset):
-    """The handout's key figures and tables (rule highlights), keyed as in its
-    manifest; the coverage figure only where the study runs."""
+def highlight_files(dataset):
+    """The handout's key figures and tables (rule highlights) by name; the
+    coverage figure only where the study runs."""
     folder = f"{dataset_dir(dataset)}/highlights"
     files = {"ellipses": "ellipses.png", "comparison": "comparison.csv", "summary_of_methods": "summary_of_methods.csv"}
     if STUDY["enabled"]:
         files["coverage"] = "coverage.png"
-    return {f"highlights/{name}": f"{folder}/{file}" for name, file in files.items()}
+    return {name: f"{folder}/{file}" for name, file in files.items()}
+
+
+def highlight_inputs(wc):
+    """What the highlights step reads: each method's sector lines and fit, the
+    data's counts, and the study's summary where it runs."""
+    methods = [f"{dataset_dir(wc.dataset)}/methods/{m}" for m in METHODS]
+    out = {"lines": [f"{m}/sector_lines.parquet" for m in methods], "fits": [f"{m}/fit.parquet" for m in methods],
+           "data_report": f"{dataset_dir(wc.dataset)}/data_report.json"}
+    if STUDY["enabled"]:
+        out["study"] = study_outputs(wc.dataset)["study/summary"]
+    return out
 
 
 def handout_config(dataset):
