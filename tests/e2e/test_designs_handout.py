@@ -44,6 +44,23 @@ def test_lecture_content_is_in(html):
     assert "<strong>3.979</strong>" in html  # square root of the design effect
 
 
+def test_instructor_appendix_reports_what_the_data_cannot_reproduce(html):
+    # the lecture's variance of the school means beside the exact value of the printed means
+    assert ">5393.40<" in html and ">5393.292<" in html and "5393.2916" in html
+    # the within-school SD is the config's input: shown, not counted as agreeing
+    assert "input, not a check" in html and "8 of the 13 numbers checked agree" in html
+    assert "19.00000" not in html
+
+
+def test_words_and_missing_values(html):
+    body = re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S)
+    assert "(= <code>ses</code>)" not in body and "an <code>item</code> ×" in body
+    assert not re.search(r"<td[^>]*>\s*</td>", body)  # a missing value is a dash, never a blank cell
+    text = re.sub(r"<math.*?</math>|<[^>]+>", " ", body, flags=re.S)
+    assert not re.search(r"(?<![\w.])-\d", text)  # negative numbers print with a minus sign
+    assert "between-group SD)" not in text  # a variance is not labelled an SD
+
+
 def test_no_pipeline_language_or_broken_formats_in_the_html(html):
     body = re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S)
     for bad in ("\\|", "p = &lt;", "p = <", "?@", "second product", "mlmcompare.designs", "our engine", "our GLS",

@@ -4,6 +4,7 @@ the checking appendix's comparisons, and figures at print size."""
 from __future__ import annotations
 
 import hashlib
+import re
 
 import matplotlib
 
@@ -70,17 +71,101 @@ def test_bundled_files_are_recognised_by_content_not_name():
     assert text.lecture_of(hashlib.sha256(changed).hexdigest()) is None
 
 
-def test_timss_checks_name_exactly_the_rounding_casualties():
-    part = run_design_part("oneway", pd.read_csv(DATA / "timss20_means.csv"), CONFIG)
-    checks = text.timss_checks(part["coef"].iloc[0], part["summary"].iloc[0], part["clustering"].iloc[0])
-    off = set(checks.loc[checks["Agrees to the printed digits"] == "no", "Quantity"])
-    # the lecture's school means are printed to 2 decimals; its moment estimate subtracts rounded numbers
-    assert off == {"SE of γ00", "t", "between-school SD", "τ00 by moments (5393 − 166.5)"}
+@pytest.fixture(scope="module")
+def timss():
+    return run_design_part("oneway", pd.read_csv(DATA / "timss20_means.csv"), CONFIG)
+
+
+def test_timss_checks_name_exactly_the_rounding_casualties(timss):
+    checks = text.timss_checks(timss["coef"].iloc[0], timss["summary"].iloc[0], timss["clustering"].iloc[0])
+    n_checked, off = text.disagreements(checks)
+    # the lecture works from unrounded school means; its moment estimate subtracts rounded numbers
+    assert set(off) == {"SE of $\\hat\\gamma_{00}$", "$t$", "between-school SD $\\sqrt{\\hat\\tau_{00}}$",
+                        "variance of the school means", "$\\hat\\tau_{00}$ by moments (5393 − 166.5)"}
+    # the within-school SD is the config's input, and V_j = sigma^2 / n follows from it alone: not checks
+    inputs = checks[checks[text.AGREES] == text.INPUT]
+    assert len(inputs) == 2 and n_checked == len(checks) - 2
+    assert inputs["This handout"].tolist() == ["70.666", "166.4561"]
+    # the lecture prints 5,393.40, and the exact value beside it; df as an integer
+    row = checks.set_index("Quantity").loc["variance of the school means"]
+    assert row["Lecture"] == "5393.40" and row["This handout"] == "5393.292"
+    assert checks.set_index("Quantity").loc["df", "This handout"] == "19"
+
+
+def test_timss_rounding_explains_the_variance_of_the_school_means(timss):
+    """The variance of the printed means is 5393.2916; the lecture's 5393.40 is
+    what its own REML SDs imply (72.298² + 70.666²/30), within what rounding 20
+    means to 2 decimals can do, and it gives the lecture's SE, t and SD."""
+    g = timss["groups"]
+    r = text.timss_rounding(g["mean"], 30, 70.666)
+    means = pd.read_csv(DATA / "timss20_means.csv")["mean_math"]
+    assert r["var_printed_means"] == pytest.approx(means.var(ddof=1), rel=1e-12)
+    assert round(r["var_printed_means"], 4) == 5393.2916
+    assert abs(r["var_lecture"] - r["var_printed_means"]) <= r["rounding_bound"] < 0.63
+    assert r["implied_low"] <= 5393.40 <= r["implied_high"] and not r["implied_low"] <= r["var_printed_means"]
+    assert r["implied"] == pytest.approx(72.298**2 + 70.666**2 / 30)
+    assert text.agrees(r["se_from_lecture_var"], "16.422") and text.agrees(r["t_from_lecture_var"], "32.821")
+    assert text.agrees(r["sd_between_from_lecture_var"], "72.298")
+    assert r["moment_from_lecture_var"] == pytest.approx(5393.40 - 70.666**2 / 30)
+    # the bound is attained by rounding errors of ±h with the signs of the deviations
+    d = means - means.mean()
+    worst = means + 0.005 * np.sign(d)
+    assert worst.var(ddof=1) - means.var(ddof=1) == pytest.approx(r["rounding_bound"], abs=1e-4)
 
 
 def test_agreement_rule():
     assert text.agrees(16.4215, "16.422") and not text.agrees(16.42147, "16.422")
     assert text.agrees(-3436.706, "−3436.7") and text.agrees(5393.29, "5393")
+    assert not text.agrees(5393.2916, "5,393.40") and text.agrees(5393.404, "5,393.40")
+
+
+def test_negative_numbers_print_with_a_minus_sign():
+    assert text.num(-0.5832, 3) == "−0.583" and text.num(0.5832, 3) == "0.583"
+    assert text.full(-3436.70612) == "−3436.706" and text.pct(-0.05) == "−5%"
+    assert text.minus("-∞") == "−∞" and text.minus("12") == "12"
+
+
+def test_numerical_whole_degrees_of_freedom_print_as_integers():
+    assert text.df_text(26.999999) == "27" and text.df_text(27.0) == "27"
+    assert text.df_text(26.96) == "27.0" and text.df_text(5.487) == "5.5" and text.df_text(float("nan")) == "—"
+
+
+def test_article_follows_the_word():
+    assert text.article("item") == "an" and text.article("`item`") == "an" and text.article("store") == "a"
+    assert text.article("class") == "a" and text.article("unit") == "a" and text.article("order") == "an"
+
+
+DESIGN_QMDS = sorted((ROOT / "reports").glob("_designs_*.qmd")) + [ROOT / "reports" / "designs.qmd"]
+
+
+def captions():
+    """Every table and figure caption of the designs handout, as its YAML chunk option reads."""
+    import yaml
+
+    out = []
+    for path in DESIGN_QMDS:
+        for line in path.read_text().splitlines():
+            if line.startswith(("#| tbl-cap:", "#| fig-cap:")):
+                out.append(yaml.safe_load(line[3:])[line[3:].split(":")[0]])
+        out += [m for m in re.findall(r'print\(": (.*?) \{#tbl-', path.read_text())]
+    return out
+
+
+def test_captions_write_symbols_as_math_not_ascii():
+    caps = captions()
+    assert len(caps) >= 30
+    for cap in caps:
+        prose = re.sub(r"\$[^$]+\$", "", cap)  # math is fine
+        for bad in ("sqrt(", "^2", "^", "sigma", "rho", "epsilon", "_j", "tau", "gamma"):
+            assert bad not in prose, (bad, cap)
+    assert any("\\sqrt{2\\,\\mathrm{MSE}/n}" in cap for cap in caps)
+
+
+def test_check_tables_write_symbols_as_math_not_ascii(timss):
+    checks = text.timss_checks(timss["coef"].iloc[0], timss["summary"].iloc[0], timss["clustering"].iloc[0])
+    for q in checks["Quantity"]:
+        prose = re.sub(r"\$[^$]+\$", "", q)
+        assert not re.search(r"V_j|σ²|γ00|τ00|\^", prose), q
 
 
 # ------------------------------------------------------------------ figures at print size

@@ -2,25 +2,66 @@
 and the checks against the source lectures for its instructor appendix.
 
 Digits policy: the main handout's (`report.format`), with shares as whole
-percentages (`pct`).
+percentages (`pct`), a minus sign (−), not a hyphen, in every negative
+number the handout prints, in prose and tables alike (`num`, `full`), and
+numerically found degrees of freedom within 10⁻⁴ of an integer as that
+integer (`df_text`).
 
 Remarks about the source lectures belong to the bundled files they describe,
 recognised by sha256 (`bundled_file`, `lecture_of`), never by file name; `timss_checks` and
-`grocery_checks` set the numbers each lecture prints beside ours.
+`grocery_checks` set the numbers each lecture prints beside ours, and
+`timss_rounding` shows why the TIMSS lecture's numbers that rest on the
+variance of its school means cannot be reproduced from the means it prints.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from .format import full, num
-from .format import pct as format_pct
+from . import format as fmt
+
+
+def minus(number: str) -> str:
+    """A formatted number with a minus sign, not a hyphen ("-0.583" -> "−0.583")."""
+    return "−" + number[1:] if number.startswith("-") else number
+
+
+def num(x: float | None, digits: int = 4) -> str:
+    """`report.format.num` with a minus sign ("−0.6020")."""
+    return minus(fmt.num(x, digits))
+
+
+def full(x: float | None, digits: int = 7) -> str:
+    """`report.format.full` (the checking appendix's precision) with a minus sign."""
+    return minus(fmt.full(x, digits))
+
+
+def df_text(df: float | None) -> str:
+    """`report.format.df_text`, with a df within 10⁻⁴ of an integer printed as
+    that integer: a Satterthwaite df found numerically (26.999999) where the
+    exact one is a whole number (27) prints as "27", not "27.0"."""
+    if df is not None and math.isfinite(float(df)) and abs(float(df) - round(float(df))) < 1e-4:
+        df = float(round(float(df)))
+    return fmt.df_text(df)
+
 
 def pct(share: float | None, decimals: int = 0) -> str:
     """A share as a whole percentage unless told otherwise ("51%")."""
-    return format_pct(share, decimals)
+    return minus(fmt.pct(share, decimals))
+
+
+def article(word: str) -> str:
+    """"a" or "an" for `word` as written at its start ("an item", "a store");
+    a leading code mark or quote does not count."""
+    bare = word.lstrip("`*_'\"(").lower()
+    if bare.startswith(("uni", "use", "usu", "eu", "one")):  # a consonant sound: "a unit", "a user"
+        return "a"
+    return "an" if bare[:1] in ("a", "e", "i", "o", "u") else "a"
 
 
 # ------------------------------------------------------------ words from numbers
@@ -84,38 +125,141 @@ def lecture_of(sha256: str | None) -> str | None:
     return key if key in LECTURES else None
 
 
+def printed_value(printed: str) -> float:
+    """A number as a lecture prints it ("−3436.7", "5,393.40") as a float."""
+    return float(printed.replace("−", "-").replace(",", ""))
+
+
+def half_unit(printed: str) -> float:
+    """Half a unit of the last printed digit ("16.422" -> 0.0005)."""
+    text = printed.replace(",", "")
+    return 0.5 * 10.0 ** (-(len(text.split(".")[1]) if "." in text else 0))
+
+
 def agrees(ours: float, printed: str) -> bool:
     """Whether `ours` rounds to the printed number (half a unit of its last digit)."""
-    text = printed.replace("−", "-").replace(",", "")
-    decimals = len(text.split(".")[1]) if "." in text else 0
-    return abs(float(ours) - float(text)) <= 0.5 * 10.0 ** (-decimals) * (1 + 1e-9)
+    return abs(float(ours) - printed_value(printed)) <= half_unit(printed) * (1 + 1e-9)
 
 
-def checks_table(rows: Sequence[tuple[str, str, float]]) -> pd.DataFrame:
-    """Quantity, the lecture's printed value, ours at full precision, and whether they agree."""
-    return pd.DataFrame([{"Quantity": q, "Lecture": printed, "This handout": full(ours),
-                          "Agrees to the printed digits": "yes" if agrees(ours, printed) else "no"}
-                         for q, printed, ours in rows])
+@dataclass(frozen=True)
+class Check:
+    """A number a lecture prints and ours. `kind` says how ours is shown and
+    whether it is a check at all: "estimate" (full precision), "count" (an
+    integer, as the handout prints it), "input" (a number this handout takes
+    from the lecture, or computes from such numbers alone: agreeing with the
+    lecture it checks nothing)."""
+
+    quantity: str
+    printed: str
+    ours: float
+    kind: str = "estimate"
+
+
+INPUT = "input, not a check"
+AGREES = "Agrees to the printed digits"
+
+
+def checks_table(rows: Sequence[Check]) -> pd.DataFrame:
+    """Quantity, the lecture's printed value, ours (full precision; counts as
+    integers, inputs without padding zeros), and whether they agree ("yes", "no", or
+    `INPUT` for a number that is not a check)."""
+    def shown(c: Check) -> str:
+        if c.kind == "count":
+            return df_text(c.ours)
+        if c.kind == "input":  # as given, no padding zeros (70.666)
+            return minus(f"{float(c.ours):.7g}")
+        return full(c.ours)
+
+    def verdict(c: Check) -> str:
+        if c.kind == "input":
+            return INPUT
+        return "yes" if agrees(c.ours, c.printed) else "no"
+
+    return pd.DataFrame([{"Quantity": c.quantity, "Lecture": c.printed, "This handout": shown(c), AGREES: verdict(c)}
+                         for c in rows])
+
+
+def disagreements(table: pd.DataFrame) -> tuple[int, list[str]]:
+    """How many rows of a checks table are checks, and the quantities of those that disagree."""
+    checked = table[table[AGREES] != INPUT]
+    return len(checked), checked.loc[checked[AGREES] == "no", "Quantity"].tolist()
+
+
+#: what the TIMSS lecture prints (one-way random effects, 20 schools of 30 students)
+TIMSS = {
+    "gamma00": "538.979", "se": "16.422", "df": "19", "t": "32.821", "tau00": "5227",
+    "sd_between": "72.298", "sd_within": "70.666", "loglik": "−3436.7", "aic": "6879.4", "bic": "6892.6",
+    "var_means": "5393.40", "var_means_rounded": "5393", "error_var": "166.5", "moment_tau00": "5226.5",
+    "reliability": "0.97", "icc": "0.51",
+}
 
 
 def timss_checks(coef: pd.Series, summary: pd.Series, clustering: pd.Series) -> pd.DataFrame:
-    """The TIMSS lecture's printed numbers and ours (one-way part)."""
+    """The TIMSS lecture's printed numbers and ours (one-way part). The
+    within-school SD is the lecture's, this handout's input, and the error
+    variance of a school mean is computed from it alone: neither is a check."""
+    p = TIMSS
     return checks_table([
-        ("γ00", "538.979", coef["estimate"]),
-        ("SE of γ00", "16.422", coef["std_error"]),
-        ("df", "19", coef["df"]),
-        ("t", "32.821", coef["statistic"]),
-        ("between-school SD", "72.298", summary["sd_between"]),
-        ("within-school SD", "70.666", summary["sd_within"]),
-        ("log-likelihood", "−3436.7", summary["loglik"]),
-        ("AIC", "6879.4", summary["aic"]),
-        ("BIC", "6892.6", summary["bic"]),
-        ("variance of the school means", "5393", summary["naive_var"]),
-        ("V_j = σ² / n_j", "166.5", summary["error_var_mean"]),
-        ("τ00 by moments (5393 − 166.5)", "5226.5", summary["moment_tau00"]),
-        ("reliability of a school mean", "0.97", summary["reliability_mean"]),
-        ("ICC", "0.51", summary["icc"]),
+        Check("$\\hat\\gamma_{00}$", p["gamma00"], coef["estimate"]),
+        Check("SE of $\\hat\\gamma_{00}$", p["se"], coef["std_error"]),
+        Check("df", p["df"], coef["df"], "count"),
+        Check("$t$", p["t"], coef["statistic"]),
+        Check("$\\hat\\tau_{00}$", p["tau00"], summary["tau00"]),
+        Check("between-school SD $\\sqrt{\\hat\\tau_{00}}$", p["sd_between"], summary["sd_between"]),
+        Check("within-school SD $\\hat\\sigma$", p["sd_within"], summary["sd_within"], "input"),
+        Check("log-likelihood", p["loglik"], summary["loglik"]),
+        Check("AIC", p["aic"], summary["aic"]),
+        Check("BIC", p["bic"], summary["bic"]),
+        Check("variance of the school means", p["var_means"], summary["naive_var"]),
+        Check("$\\hat V_j = \\hat\\sigma^2 / n_j$", p["error_var"], summary["error_var_mean"], "input"),
+        Check(f"$\\hat\\tau_{{00}}$ by moments ({p['var_means_rounded']} − {p['error_var']})", p["moment_tau00"],
+              summary["moment_tau00"]),
+        Check("reliability of a school mean", p["reliability"], summary["reliability_mean"]),
+        Check("ICC", p["icc"], summary["icc"]),
     ])
+
+
+def rounding_bound(means: Sequence[float], decimals: int = 2) -> float:
+    """The most that rounding each of `means` to `decimals` decimals can move
+    their sample variance: with errors |δ_j| ≤ h, the variance changes by
+    (2 Σ d_j δ_j + Σ (δ_j − δ̄)²)/(J − 1), d_j the deviations from the mean,
+    at most (2h Σ|d_j| + J h²)/(J − 1)."""
+    m = np.asarray(means, dtype=float)
+    h = 0.5 * 10.0 ** (-decimals)
+    return float((2 * h * np.abs(m - m.mean()).sum() + len(m) * h**2) / (len(m) - 1))
+
+
+def implied_var_of_means(sd_between: str, sd_within: str, n: int) -> tuple[float, float, float]:
+    """The variance of the group means that printed REML SDs of a balanced
+    one-way design imply, τ̂00 + σ̂²/n (REML's τ̂00 is the variance of the means
+    less σ̂²/n when it is positive): at the printed digits, and the least and
+    most that SDs rounding to them allow."""
+    def var(tb: float, sw: float) -> float:
+        return tb**2 + sw**2 / n
+
+    b, w = printed_value(sd_between), printed_value(sd_within)
+    hb, hw = half_unit(sd_between), half_unit(sd_within)
+    return var(b - hb, w - hw), var(b, w), var(b + hb, w + hw)
+
+
+def timss_rounding(means: Sequence[float], n: int, sd_within: float) -> dict[str, float]:
+    """Why the TIMSS numbers that rest on the variance of the school means
+    differ from the lecture's: the variance of the means as printed (rounded
+    to 2 decimals), the most rounding can move it, the range the lecture's own
+    SDs imply, and the SE, t, between-school SD and moment estimate computed
+    from the lecture's printed variance instead of ours (balanced design)."""
+    m = np.asarray(means, dtype=float)
+    J = len(m)
+    var_lecture = printed_value(TIMSS["var_means"])
+    low, mid, high = implied_var_of_means(TIMSS["sd_between"], TIMSS["sd_within"], n)
+    se = math.sqrt(var_lecture / J)
+    return {
+        "var_printed_means": float(m.var(ddof=1)), "var_lecture": var_lecture, "rounding_bound": rounding_bound(m),
+        "implied_low": low, "implied": mid, "implied_high": high,
+        "se_from_lecture_var": se, "t_from_lecture_var": float(m.mean()) / se,
+        "sd_between_from_lecture_var": math.sqrt(var_lecture - sd_within**2 / n),
+        "error_var": sd_within**2 / n, "moment_from_lecture_var": var_lecture - sd_within**2 / n,
+    }
 
 
 def grocery_checks(t: Callable[[str], pd.DataFrame], subject: str, condition: str) -> pd.DataFrame:
@@ -126,28 +270,28 @@ def grocery_checks(t: Callable[[str], pd.DataFrame], subject: str, condition: st
     lrt = t("rmanova/mixed_lrt").iloc[0]
     mf = t("rmanova/mixed_fits")
     return checks_table([
-        (f"{condition} SS", "0.5859", a2.loc[condition, "sumsq"]),
-        (f"{condition} MS", "0.19529", a2.loc[condition, "meansq"]),
-        ("residual MS", "0.04495", a2.loc["Residuals", "meansq"]),
-        (f"{subject} SS", "115.19", a2.loc[subject, "sumsq"]),
-        (f"{subject} F", "284.722", a2.loc[subject, "statistic"]),
-        (f"{condition} F", "4.344209", a2.loc[condition, "statistic"]),
-        (f"{condition} p", "0.01273035", a2.loc[condition, "p_value"]),
-        ("intercept SS (multivariate table)", "240.688", mv.loc["(Intercept)", "sumsq"]),
-        ("intercept F", "18.8049", mv.loc["(Intercept)", "statistic"]),
-        ("intercept p", "0.001887", mv.loc["(Intercept)", "p_value"]),
-        ("Greenhouse–Geisser ε", "0.6391090", eps.loc["Greenhouse-Geisser", "epsilon"]),
-        ("p (Greenhouse–Geisser)", "0.0309308", eps.loc["Greenhouse-Geisser", "p_value"]),
-        ("Huynh–Feldt ε", "0.8082292", eps.loc["Huynh-Feldt", "epsilon"]),
-        ("p (Huynh–Feldt)", "0.02033859", eps.loc["Huynh-Feldt", "p_value"]),
-        ("LRT χ²", "11.816", lrt["statistic"]),
-        ("LRT p", "0.008042", lrt["p_value"]),
-        ("AIC, null model", "59.546", mf["aic"].iloc[0]),
-        ("AIC, with stores", "53.731", mf["aic"].iloc[1]),
-        ("BIC, null model", "64.613", mf["bic"].iloc[0]),
-        ("BIC, with stores", "63.864", mf["bic"].iloc[1]),
-        ("log-likelihood, null model", "−26.773", mf["loglik"].iloc[0]),
-        ("log-likelihood, with stores", "−20.865", mf["loglik"].iloc[1]),
+        Check(f"{condition} SS", "0.5859", a2.loc[condition, "sumsq"]),
+        Check(f"{condition} MS", "0.19529", a2.loc[condition, "meansq"]),
+        Check("residual MS", "0.04495", a2.loc["Residuals", "meansq"]),
+        Check(f"{subject} SS", "115.19", a2.loc[subject, "sumsq"]),
+        Check(f"{subject} $F$", "284.722", a2.loc[subject, "statistic"]),
+        Check(f"{condition} $F$", "4.344209", a2.loc[condition, "statistic"]),
+        Check(f"{condition} p", "0.01273035", a2.loc[condition, "p_value"]),
+        Check("intercept SS (multivariate table)", "240.688", mv.loc["(Intercept)", "sumsq"]),
+        Check("intercept $F$", "18.8049", mv.loc["(Intercept)", "statistic"]),
+        Check("intercept p", "0.001887", mv.loc["(Intercept)", "p_value"]),
+        Check("Greenhouse–Geisser $\\hat\\varepsilon$", "0.6391090", eps.loc["Greenhouse-Geisser", "epsilon"]),
+        Check("p (Greenhouse–Geisser)", "0.0309308", eps.loc["Greenhouse-Geisser", "p_value"]),
+        Check("Huynh–Feldt $\\hat\\varepsilon$", "0.8082292", eps.loc["Huynh-Feldt", "epsilon"]),
+        Check("p (Huynh–Feldt)", "0.02033859", eps.loc["Huynh-Feldt", "p_value"]),
+        Check("LRT $\\chi^2$", "11.816", lrt["statistic"]),
+        Check("LRT p", "0.008042", lrt["p_value"]),
+        Check("AIC, null model", "59.546", mf["aic"].iloc[0]),
+        Check("AIC, with stores", "53.731", mf["aic"].iloc[1]),
+        Check("BIC, null model", "64.613", mf["bic"].iloc[0]),
+        Check("BIC, with stores", "63.864", mf["bic"].iloc[1]),
+        Check("log-likelihood, null model", "−26.773", mf["loglik"].iloc[0]),
+        Check("log-likelihood, with stores", "−20.865", mf["loglik"].iloc[1]),
     ])
 
 

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..designs import minus
+
 __all__ = [
     "TEXT_WIDTH",
     "MIN_PT",
@@ -163,7 +165,7 @@ def g_matrices_figure(matrices: Mapping[str, pd.DataFrame]) -> Figure:
         ax.set_yticks(range(m), labels if ax is axes.ravel()[0] else [""] * m)
         for i in range(m):
             for j in range(m):
-                ax.text(j, i, f"{corr[i, j]:.2f}", ha="center", va="center", fontsize=7.5,
+                ax.text(j, i, minus(f"{corr[i, j]:.2f}"), ha="center", va="center", fontsize=7.5,
                         color="white" if abs(corr[i, j]) > 0.6 else "black")
         ax.set_title(title)
     if im is not None:
