@@ -104,8 +104,8 @@ def test_timss_rounding_explains_the_variance_of_the_school_means(timss):
     assert abs(r["var_lecture"] - r["var_printed_means"]) <= r["rounding_bound"] < 0.63
     assert r["implied_low"] <= 5393.40 <= r["implied_high"] and not r["implied_low"] <= r["var_printed_means"]
     assert r["implied"] == pytest.approx(72.298**2 + 70.666**2 / 30)
-    assert text.agrees(r["se_from_lecture_var"], "16.422") and text.agrees(r["t_from_lecture_var"], "32.821")
-    assert text.agrees(r["sd_between_from_lecture_var"], "72.298")
+    assert fmt.agrees(r["se_from_lecture_var"], "16.422") and fmt.agrees(r["t_from_lecture_var"], "32.821")
+    assert fmt.agrees(r["sd_between_from_lecture_var"], "72.298")
     assert r["moment_from_lecture_var"] == pytest.approx(5393.40 - 70.666**2 / 30)
     # the bound is attained by rounding errors of ±h with the signs of the deviations
     d = means - means.mean()
@@ -114,9 +114,9 @@ def test_timss_rounding_explains_the_variance_of_the_school_means(timss):
 
 
 def test_agreement_rule():
-    assert text.agrees(16.4215, "16.422") and not text.agrees(16.42147, "16.422")
-    assert text.agrees(-3436.706, "−3436.7") and text.agrees(5393.29, "5393")
-    assert not text.agrees(5393.2916, "5,393.40") and text.agrees(5393.404, "5,393.40")
+    assert fmt.agrees(16.4215, "16.422") and not fmt.agrees(16.42147, "16.422")
+    assert fmt.agrees(-3436.706, "−3436.7") and fmt.agrees(5393.29, "5393")
+    assert not fmt.agrees(5393.2916, "5,393.40") and fmt.agrees(5393.404, "5,393.40")
 
 
 def test_negative_numbers_print_with_a_minus_sign():

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mlmcompare.report.tables import LECTURE_PRINTS, agrees, lecture_checks, joint_tests_display, variables_display
+from mlmcompare.report.format import agrees
+from mlmcompare.report.tables import LECTURE_PRINTS, lecture_checks, joint_tests_display, variables_display
 from mlmcompare.report.tidy import read_table
 
 from ..conftest import table

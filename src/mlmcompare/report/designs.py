@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import format as fmt
+from .format import agrees, half_unit, printed_value
 
 
 def minus(number: str) -> str:
@@ -123,22 +124,6 @@ def lecture_of(sha256: str | None) -> str | None:
     """The key of the lecture that prints numbers of this file ("timss20", "grocery"), or None."""
     key = bundled_file(sha256)
     return key if key in LECTURES else None
-
-
-def printed_value(printed: str) -> float:
-    """A number as a lecture prints it ("−3436.7", "5,393.40") as a float."""
-    return float(printed.replace("−", "-").replace(",", ""))
-
-
-def half_unit(printed: str) -> float:
-    """Half a unit of the last printed digit ("16.422" -> 0.0005)."""
-    text = printed.replace(",", "")
-    return 0.5 * 10.0 ** (-(len(text.split(".")[1]) if "." in text else 0))
-
-
-def agrees(ours: float, printed: str) -> bool:
-    """Whether `ours` rounds to the printed number (half a unit of its last digit)."""
-    return abs(float(ours) - printed_value(printed)) <= half_unit(printed) * (1 + 1e-9)
 
 
 @dataclass(frozen=True)

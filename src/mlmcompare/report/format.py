@@ -196,3 +196,20 @@ def markdown_table(frame: pd.DataFrame, align: Sequence[str] | None = None, drop
     for row in frame.astype(str).itertuples(index=False):
         lines.append("| " + " | ".join(cell_text(v) for v in row) + " |")
     return "\n".join(lines)
+
+
+# -------------------------------------------- numbers as a lecture prints them
+def printed_value(printed: str) -> float:
+    """A number as a lecture prints it ("−3436.7", "5,393.40") as a float."""
+    return float(printed.replace("−", "-").replace(",", ""))
+
+
+def half_unit(printed: str) -> float:
+    """Half a unit of the last printed digit ("16.422" -> 0.0005)."""
+    text = printed.replace(",", "")
+    return 0.5 * 10.0 ** (-(len(text.split(".")[1]) if "." in text else 0))
+
+
+def agrees(ours: float, printed: str) -> bool:
+    """Whether `ours` rounds to the printed number (half a unit of its last digit)."""
+    return abs(float(ours) - printed_value(printed)) <= half_unit(printed) * (1 + 1e-9)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..analyses.ladder import OLS_NULL_NAME
-from .format import df_text, estimate_se, full, num, pval, value_range
+from .format import agrees, df_text, estimate_se, full, num, pval, value_range
 
 
 # ----------------------------------------------------------- the first look
@@ -287,12 +287,6 @@ def ours(where: tuple[str, ...], lines: pd.DataFrame, coef: pd.DataFrame, fits: 
         t = tables[where[1]]
         return float(t[(t["model"] == where[2]) & (t["term"] == where[3])][where[4]].iloc[0])
     raise ValueError(f"unknown place {where}")
-
-
-def agrees(value: float, printed: str) -> bool:
-    """`value` rounded to the printed number of decimals is the printed number."""
-    decimals = len(printed.split(".")[1]) if "." in printed else 0
-    return abs(round(value, decimals) - float(printed)) < 0.5 * 10.0 ** (-decimals) + 1e-12
 
 
 def lecture_checks(bundled: str | None, lines: pd.DataFrame, coef: pd.DataFrame, fits: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
