@@ -88,7 +88,10 @@ def test_robustness_changes_within_monte_carlo_error_are_said_to_be_noise():
     s = summary(**{"J_t3:fe_common_slope": {"coverage": 0.915}, "J_t3:fe_school_lines": {"coverage": 0.91}})
     short, reason, measured = verdict(s, "fe_common_slope", "robust")
     assert short == "No" and "no more than Monte Carlo error" in reason
-    assert "(Monte Carlo error about ±4.4 points)" in measured
+    assert "(two Monte Carlo SEs of a change: ±4.4 points)" in measured
+    compact = judged_verdicts(s, METHODS, LABELS, design_for(s, 40, 49.4), compact=True).set_index("Method")
+    assert compact.at[LABELS["fe_common_slope"], "Robust?"].endswith("Monte Carlo error ±4.4)")
+    assert compact.at[LABELS["mixed"], "Efficient?"] == "**Yes** (the reference)"
     assert verdict(s, "fe_school_lines", "robust")[0] == "Yes, for the estimate"
 
 

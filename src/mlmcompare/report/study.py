@@ -143,7 +143,7 @@ def loses_coverage(summary: pd.DataFrame, scenario: str, method: str) -> bool:
     """The variant's coverage falls below its baseline's by more than Monte Carlo error."""
     r = cell(summary, scenario, method)
     change = coverage_change(summary, scenario, method)
-    return r is not None and np.isfinite(change) and change < -100 * np.sqrt(2) * band(r["n_estimates"])
+    return r is not None and np.isfinite(change) and change < -change_noise(r)
 
 
 def pct_cov(r: pd.Series) -> str:
@@ -227,16 +227,16 @@ def judge(method: str, criterion: str, summary: pd.DataFrame, d: Design, notes: 
         return "Conservative here", f"{reason}; but at this design its intervals are wider than needed", measured
     # robust
     changes = [(variant_label(summary, s, False), coverage_change(summary, s, method)) for s in d.robust]
-    noise = 100 * np.sqrt(2) * band(none["n_estimates"])  # what loses_coverage counts as Monte Carlo error
     measured = ("coverage change " + ", ".join(f"{signed(v, 2)} points with {w}" for w, v in changes)
-                + f" (Monte Carlo error about ±{num(noise, 2)} points)") if changes else ""
+                + f" (two Monte Carlo SEs of a change: ±{num(change_noise(none), 2)} points)") if changes else ""
     lost = [variant_label(summary, s, False) for s in d.robust if loses_coverage(summary, s, method)]
     if lost and short.startswith("Yes"):
         return "Not here", f"{reason}; it loses coverage with {' and '.join(lost)}", measured
     if changes and not lost and not short.startswith("Yes"):
         # the verdict is about departures the study does not simulate; say so, so that a
         # change within Monte Carlo error does not read as support for it
-        return short, f"{reason}; the two departures simulated here move its coverage by no more than Monte Carlo error", measured
+        return short, (f"{reason}; the two departures simulated here (heavy-tailed random effects, unequal level-1 "
+                       "variance) do not test this, and move its coverage by no more than Monte Carlo error"), measured
     return short, reason, measured
 
 
@@ -268,11 +268,18 @@ def key_number(summary: pd.DataFrame, d: Design, method: str, criterion: str) ->
     if criterion == "consistent":
         return f"bias {signed(none['bias'], 2)}" + (f", {signed(ctx['bias'], 2)} with context" if ctx is not None else "")
     if criterion == "efficient":
-        return f"efficiency {num(none['rel_efficiency'], 2)}"
+        return "the reference" if method == "mixed" else f"efficiency {num(none['rel_efficiency'], 2)}"
     if criterion == "honest":
         return f"coverage {pct_cov(none)}"
     changes = [coverage_change(summary, s, method) for s in d.robust]
-    return ("coverage change " + ", ".join(signed(v, 2) for v in changes)) if changes else ""
+    return (("coverage change " + ", ".join(signed(v, 2) for v in changes)
+             + f", Monte Carlo error ±{num(change_noise(none), 2)}") if changes else "")
+
+
+def change_noise(r: pd.Series) -> float:
+    """Two Monte Carlo SEs of a change in coverage (points): what `loses_coverage`
+    counts as noise."""
+    return 100 * np.sqrt(2) * band(r["n_estimates"])
 
 
 def measured_table(summary: pd.DataFrame, methods: Sequence[str], labels: Mapping[str, str], d: Design) -> pd.DataFrame:

@@ -164,7 +164,7 @@ def estimators_display(est: pd.DataFrame) -> pd.DataFrame:
 
 def intervals_display(iv: pd.DataFrame) -> pd.DataFrame:
     """Display table of the one-way model's 95% intervals."""
-    names = {"Intercept": r"$\gamma_{00}$ (overall mean)", "sd__Intercept": r"$\sqrt{g_{00}}$ (SD of school means)",
+    names = {"Intercept": r"$\gamma_{00}$ (overall mean)", "sd__Intercept": r"$\sqrt{g_{00}}$ (SD of the true school means)",
              "sd__Observation": r"$\sigma$ (SD within schools)"}
     return pd.DataFrame({
         "Parameter": [names.get(t, t) for t in iv["term"]],
