@@ -24,8 +24,8 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
+from ..estimation.distributions import t_ppf, t_sf
 from . import kernels
 from .blocked import BlockedFit, BlockedStats
 from .design import ChunkMatrices, Design
@@ -88,9 +88,8 @@ def _tidy_rows(names, est, se, df, level: float = 0.95) -> pd.DataFrame:
     est, se, df = (np.asarray(a, dtype=float) for a in (est, se, df))
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = est / se
-    # scipy.stats.t's survival function and quantile are these kernels (without its import)
-    p = 2.0 * special.stdtr(df, -np.abs(stat))
-    crit = special.stdtrit(df, 0.5 + level / 2.0)
+    p = 2.0 * t_sf(np.abs(stat), df)
+    crit = t_ppf(0.5 + level / 2.0, df)
     return pd.DataFrame(
         {
             "term": list(names),

@@ -14,8 +14,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
+from ..estimation.distributions import norm_ppf, norm_sf, t_ppf, t_sf
 from .format import df_text, interval, num, pval, with_se
 
 #: after a method's name where its fit is singular or did not converge
@@ -42,9 +42,9 @@ def levels_table(lines: pd.DataFrame, labels: Mapping[str, str], digits: int = 4
 
 def t_interval(est: float, se: float, df: float, level: float = 0.95) -> tuple[float, float, float]:
     """(low, high, two-sided p) of a t interval (normal where df is infinite)."""
-    q = special.stdtrit(df, 0.5 + level / 2) if np.isfinite(df) else special.ndtri(0.5 + level / 2)
+    q = t_ppf(0.5 + level / 2, df) if np.isfinite(df) else norm_ppf(0.5 + level / 2)
     z = abs(est / se)
-    p = 2 * special.stdtr(df, -z) if np.isfinite(df) else 2 * special.ndtr(-z)
+    p = 2 * t_sf(z, df) if np.isfinite(df) else 2 * norm_sf(z)
     return est - q * se, est + q * se, float(p)
 
 

@@ -21,8 +21,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
+from ..estimation.distributions import t_ppf
 from ..methods import METHODS, estimate_method
 from ..methods.schools import SchoolStats, school_stats
 from ..spec import ModelSpec
@@ -99,7 +99,7 @@ def with_intervals(rows: pd.DataFrame) -> pd.DataFrame:
     df = rows["df"].to_numpy(dtype=float)
     finite = np.isfinite(df)
     half = np.full(len(rows), np.nan)
-    half[finite] = special.stdtrit(df[finite], 0.975) * rows["std_error"].to_numpy(dtype=float)[finite]  # t quantile
+    half[finite] = t_ppf(0.975, df[finite]) * rows["std_error"].to_numpy(dtype=float)[finite]
     return rows.assign(conf_low=rows["estimate"] - half, conf_high=rows["estimate"] + half)
 
 
