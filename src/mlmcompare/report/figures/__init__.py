@@ -57,13 +57,19 @@ STYLE = {
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def handout_figure(function: F) -> F:
-    """Draw the figure with the handout's type sizes (`STYLE`)."""
-    @functools.wraps(function)
-    def drawn(*args: Any, **kwargs: Any) -> Any:
-        with plt.rc_context(STYLE):
-            return function(*args, **kwargs)
-    return drawn  # type: ignore[return-value]
+def drawn_with(style: dict[str, Any]) -> Callable[[F], F]:
+    """A decorator that draws a figure under the matplotlib settings `style`."""
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def drawn(*args: Any, **kwargs: Any) -> Any:
+            with plt.rc_context(style):
+                return function(*args, **kwargs)
+        return drawn  # type: ignore[return-value]
+    return decorate
+
+
+#: draw the figure with the handout's type sizes (`STYLE`)
+handout_figure = drawn_with(STYLE)
 
 
 def printed_sizes(fig: Any) -> list[float]:

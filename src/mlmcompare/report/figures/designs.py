@@ -2,8 +2,8 @@
 
 Every figure is drawn at most `TEXT_WIDTH` inches wide (the PDF's text width,
 so it prints at its natural size) with no text below `MIN_PT` points
-(`designs_figure`; `printed_sizes` measures it). The values match the main
-handout's figure style (report.figures on the handout branch).
+(`designs_figure`; `printed_sizes` measures it): the main handout's print
+size and measure (`report.figures`), with type sizes of its own.
 
 - :func:`group_means_figure`: each group's observed mean with its 95%
   interval, and the empirical Bayes (BLUP) estimate shrunk towards the
@@ -20,17 +20,15 @@ handout's figure style (report.figures on the handout branch).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable, TypeVar
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from ..designs import minus
+from . import MIN_PT, TEXT_WIDTH, drawn_with, printed_sizes
 
 __all__ = [
     "TEXT_WIDTH",
@@ -44,11 +42,6 @@ __all__ = [
     "crossed_profiles_figure",
 ]
 
-#: the printed text width of the PDF (A4, 2.2 cm margins), in inches
-TEXT_WIDTH = 6.5
-#: the smallest type size in a printed figure, in points
-MIN_PT = 7.0
-
 STYLE = {
     "font.size": 8.0, "axes.titlesize": 8.5, "axes.labelsize": 8.0, "xtick.labelsize": 7.5,
     "ytick.labelsize": 7.5, "legend.fontsize": 7.5, "figure.titlesize": 9.0, "axes.linewidth": 0.6,
@@ -57,24 +50,8 @@ STYLE = {
 }
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f"]
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def designs_figure(function: F) -> F:
-    """Draw the figure with the handout's type sizes (`STYLE`)."""
-    @functools.wraps(function)
-    def drawn(*args: Any, **kwargs: Any) -> Any:
-        with plt.rc_context(STYLE):
-            return function(*args, **kwargs)
-    return drawn  # type: ignore[return-value]
-
-
-def printed_sizes(fig: Figure) -> list[float]:
-    """The type size of every visible text of `fig` as printed at `TEXT_WIDTH`
-    (a wider figure is shrunk to the text width)."""
-    scale = min(1.0, TEXT_WIDTH / fig.get_figwidth())
-    return [t.get_fontsize() * scale for t in fig.findobj(matplotlib.text.Text)
-            if t.get_visible() and t.get_text().strip() and t.get_figure() is not None]
+#: draw the figure with the designs handout's type sizes (`STYLE`)
+designs_figure = drawn_with(STYLE)
 
 
 @designs_figure
