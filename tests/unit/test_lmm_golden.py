@@ -55,12 +55,16 @@ def _raw(dataset: str) -> pd.DataFrame:
     return pd.read_csv(GOLDEN_DATA / f"{dataset}.csv")
 
 
-def golden_data(g: dict) -> pd.DataFrame:
-    d = _raw(g["dataset"]).copy()
+def with_reference_levels(d: pd.DataFrame, g: dict) -> pd.DataFrame:
+    """`d` with each factor the golden file names as Categorical, its reference level first (as R's relevel)."""
     for col, ref in (g.get("reference_levels") or {}).items():
         levels = [ref] + sorted(v for v in d[col].unique() if v != ref)
         d[col] = pd.Categorical(d[col], categories=levels)
     return d
+
+
+def golden_data(g: dict) -> pd.DataFrame:
+    return with_reference_levels(_raw(g["dataset"]).copy(), g)
 
 
 @lru_cache(maxsize=None)

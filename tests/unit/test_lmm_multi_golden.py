@@ -25,7 +25,7 @@ import pytest
 
 from mlmcompare import lmm
 
-from .test_lmm_golden import TOL_BLUP, TOL_DF, TOL_FIXEF, TOL_LOGLIK, TOL_SE, TOL_VC, rel
+from .test_lmm_golden import TOL_BLUP, TOL_DF, TOL_FIXEF, TOL_LOGLIK, TOL_SE, TOL_VC, rel, with_reference_levels
 
 HERE = Path(__file__).parents[1]
 GOLDEN = HERE / "golden" / "multi"
@@ -51,11 +51,7 @@ def _raw(dataset: str) -> pd.DataFrame:
 
 
 def golden_data(g: dict) -> pd.DataFrame:
-    d = _raw(g["dataset"]).copy()
-    for col, ref in (g.get("reference_levels") or {}).items():
-        levels = [ref] + sorted(v for v in d[col].unique() if v != ref)
-        d[col] = pd.Categorical(d[col], categories=levels)
-    return d
+    return with_reference_levels(_raw(g["dataset"]).copy(), g)
 
 
 @lru_cache(maxsize=None)
