@@ -111,18 +111,3 @@ def table(results: Path, name: str):
     if len(found) != 1:
         raise LookupError(f"{len(found)} tables named {name!r} under {results}")
     return read_table(found[0])
-
-
-E2E = ROOT / "tests" / "e2e"
-
-
-def pytest_collection_modifyitems(config, items):
-    """The end-to-end tests in two xdist groups: with `-n 2 --dist loadgroup`
-    (make test) those that read the one run of the default pipeline share a
-    worker (and so that run), those that run pipelines of their own take the
-    other, and the in-process tests fill both."""
-    for item in items:
-        if E2E in Path(str(item.path)).parents:
-            callspec = getattr(item, "callspec", None)
-            default = "default_run" in item.fixturenames or (callspec is not None and callspec.params.get("built") == "hs")
-            item.add_marker(pytest.mark.xdist_group("default-run" if default else "own-runs"))

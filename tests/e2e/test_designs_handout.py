@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from ..conftest import ROOT, run_snakemake
+from .conftest import built_once
 
 
 def pdf_spans(path: Path):
@@ -84,11 +85,14 @@ def test_pdf_type_sizes_and_pages(designs):
     assert (designs / "designs.pdf").stat().st_size < 1_500_000
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def renamed_copies(tmp_path_factory) -> Path:
     """The designs handout built from copies of the bundled files with one byte
     added to each (the same rows under the same names, other sha256)."""
-    folder = tmp_path_factory.mktemp("designs_copies")
+    return built_once(tmp_path_factory, "designs_copies", build_renamed_copies) / "results" / "designs" / "designs.html"
+
+
+def build_renamed_copies(folder: Path) -> None:
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     designs = dict(cfg["designs"])
     for section in ("oneway", "repeated", "components", "threelevel", "crossed"):
@@ -102,7 +106,6 @@ def renamed_copies(tmp_path_factory) -> Path:
     target = folder / "results" / "designs" / "designs.html"
     proc = run_snakemake(str(target), "--cores", "2", "--nolock", "--configfile", str(folder / "config.yaml"))
     assert proc.returncode == 0, proc.stderr[-5000:]
-    return target
 
 
 def test_lecture_remarks_follow_the_content_not_the_name(renamed_copies, html):

@@ -28,6 +28,7 @@ from mlmcompare.report.format import num
 from mlmcompare.report.tidy import read_table
 
 from ..conftest import DATA, ROOT, run_snakemake
+from .conftest import built_once
 
 MB = 1024 * 1024
 
@@ -53,10 +54,13 @@ def clinics_csv(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def other_runs(tmp_path_factory) -> Path:
     """hsfull and a subset of it (other counts), study off: one workflow run."""
-    folder = tmp_path_factory.mktemp("reads")
+    return built_once(tmp_path_factory, "reads", build_other_runs) / "results"
+
+
+def build_other_runs(folder: Path) -> None:
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg["datasets"]["subset"] = {"file": str(subset_csv(folder / "subset.csv")), "title": "a subset",
                                  "handout": {"highlight_schools": ["P8854C"]}}
@@ -67,19 +71,20 @@ def other_runs(tmp_path_factory) -> Path:
                 for ext in ("html", "pdf")]
     proc = run_snakemake(*handouts, "--cores", "2", "--nolock", "--configfile", str(folder / "config.yaml"))
     assert proc.returncode == 0, proc.stderr[-5000:]
-    return folder / "results"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def clinics(tmp_path_factory) -> Path:
     """`mlmcompare handout` on renamed columns without Sex, Minority or Size."""
-    folder = tmp_path_factory.mktemp("clinics")
+    return built_once(tmp_path_factory, "clinics", build_clinics) / "results" / "clinics"
+
+
+def build_clinics(folder: Path) -> None:
     csv = clinics_csv(folder / "clinics.csv")
     proc = subprocess.run([sys.executable, "-m", "mlmcompare.cli", "handout", str(csv), "--response", "score",
                            "--predictor", "income", "--group", "clinic", "--compare", "Region", "--reference", "North",
                            "--out", str(folder / "results"), "--no-study"], capture_output=True, text=True, cwd=folder)
     assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
-    return folder / "results" / "clinics"
 
 
 # ------------------------------------------------------------------ reading

@@ -21,6 +21,7 @@ from mlmcompare.study.summarise import summarise
 from mlmcompare.report.tidy import read_table
 
 from ..conftest import run_snakemake
+from .conftest import built_once
 
 SCENARIOS = [
     {"name": "tiny_none", "n_groups": 8, "mean_size": 10, "contextual": False},
@@ -42,11 +43,9 @@ def run_study(folder, chunk_size: int, **study):
     return proc
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def study_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("study")
-    run_study(folder, chunk_size=3)
-    return folder
+    return built_once(tmp_path_factory, "study", lambda folder: run_study(folder, chunk_size=3))
 
 
 def test_scatter_writes_one_file_per_chunk_of_every_scenario(study_dir):

@@ -14,6 +14,7 @@ import yaml
 from mlmcompare.report.tidy import read_table, sha256_file
 
 from ..conftest import DATA, ROOT, build_dataset_tables, run_snakemake
+from .conftest import built_once
 
 METHODS = ["pooled_ols", "fe_school_lines", "fe_common_slope", "two_stage", "between", "mixed", "mixed_contextual"]
 
@@ -44,9 +45,12 @@ def odd_dataset(tmp_path: Path) -> Path:
     return write_csv(df, tmp_path / "odd.csv")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def odd_results(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("odd")
+    return built_once(tmp_path_factory, "odd", build_odd) / "results" / "odd"
+
+
+def build_odd(folder: Path) -> None:
     csv_path = odd_dataset(folder)
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg["datasets"]["odd"] = {"file": str(csv_path), "title": "odd ids"}
@@ -57,7 +61,6 @@ def odd_results(tmp_path_factory) -> Path:
     handout = folder / "results" / "odd" / "handout.html"  # what the tests read, not the other products
     proc = run_snakemake(str(handout), "--cores", "2", "--nolock", "--configfile", str(folder / "config.yaml"))
     assert proc.returncode == 0, proc.stderr[-5000:]
-    return handout.parent
 
 
 def test_drop_incomplete_is_recorded(odd_results):
