@@ -65,7 +65,7 @@ bench: venv
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 test: venv
-	$(BIN)/python -m pytest -n $(CORES) tests
+	$(BIN)/python -m pytest -n $(CORES) --dist worksteal tests
 
 check: venv
 	$(BIN)/python -m pytest -n $(CORES) tests/unit

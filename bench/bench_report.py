@@ -188,15 +188,19 @@ def multi_targets(cases: list[dict[str, Any]]) -> list[Target]:
 
 
 def pipeline_targets(run: dict[str, Any] | None) -> list[Target]:
-    """The whole pipeline on hs (study off): cold and rerun times."""
-    name = "full pipeline on hs, Monte Carlo study off, 2 cores"
+    """`make handout`'s pipeline (default config, study included): the slowest
+    cold run and the median rerun with nothing changed."""
+    name = "make handout's pipeline (default config, study included), 2 cores"
     if run is None or not run["available"]:
         why = "not run (--no-pipeline)" if run is None else run["reason"]
-        return [Target(name, "cold ≤ 60 s; rerun ≤ 3 s", "–", None, why)]
-    rerun_note = "" if run["rerun_did_nothing"] else " (the rerun did some work)"
-    return [Target(name, "cold ≤ 60 s", fmt_time(run["cold_s"]), run["cold_s"] <= 60.0),
-            Target(name, "rerun with nothing changed ≤ 3 s", fmt_time(run["rerun_s"]) + rerun_note,
-                   run["rerun_s"] <= 3.0 and run["rerun_did_nothing"])]
+        return [Target(name, "cold ≤ 60 s; rerun ≤ 2 s", "–", None, why)]
+    runs = len(run["cold"])
+    cold = f"slowest of {runs} {fmt_time(run['cold_max_s'])} (median {fmt_time(run['cold_median_s'])})"
+    rerun_note = "" if run["noop_did_nothing"] else " (a rerun did some work)"
+    return [Target(name, "cold ≤ 60 s", cold, run["cold_max_s"] <= 60.0),
+            Target(name, "rerun with nothing changed ≤ 2 s",
+                   f"median of {len(run['noop'])} {fmt_time(run['noop_median_s'])}{rerun_note}",
+                   run["noop_median_s"] <= 2.0 and run["noop_did_nothing"])]
 
 
 def out_of_core_targets(ooc: dict[str, Any] | None) -> list[Target]:
@@ -415,16 +419,43 @@ def markdown_report(report: dict[str, Any], plot_name: str | None) -> str:
                              f"the other factors' {st['rest_size']:,} random effects factored "
                              f"{st['rest_storage']} ({st['rest_nnz']:,} entries in L)")
         lines.append("")
-    run = report.get("pipeline")
-    if run is not None and run["available"]:
-        lines += ["## The pipeline", "",
-                  f"`{run['command']}` (results in a temporary directory): cold "
-                  f"{fmt_time(run['cold_s'])}, then a rerun with nothing changed "
-                  f"{fmt_time(run['rerun_s'])}.", ""]
+    lines += pipeline_lines(report.get("pipeline"), report.get("install"))
     all_notes = notes + sweep_notes + out_of_core_notes(report["out_of_core"]) + multi_notes
     if all_notes:
         lines += ["## Notes", "", *all_notes, ""]
     return "\n".join(lines)
+
+
+def pipeline_lines(run: dict[str, Any] | None, install: dict[str, Any] | None) -> list[str]:
+    """The pipeline's section: its runs, and where a cold run's time goes."""
+    lines: list[str] = []
+    if install is not None:
+        lines += ["## Install", "", f"`{install['command']}`: " + (
+            f"{fmt_time(install['wall_s'])} ({install['cpu_s']:.0f} CPU-seconds)." if install["available"]
+            else f"not measured: {install['reason']}"), ""]
+    if run is None or not run["available"]:
+        return lines
+    cores = run["cores"]
+    lines += ["## The pipeline", "",
+              f"`{run['command']}`, results in a temporary directory, {cores} cores. Cold runs (no "
+              "results yet, the environment installed):", "",
+              "| run | wall | CPU-seconds | cores busy |", "|---:|---:|---:|---:|"]
+    lines += [f"| {i} | {fmt_time(r['wall_s'])} | {r['cpu_s']:.1f} | {r['cpu_s'] / r['wall_s']:.2f} of {cores} |"
+              for i, r in enumerate(run["cold"], 1)]
+    noop = ", ".join(fmt_time(r["wall_s"]) for r in run["noop"])
+    lines += ["", f"Reruns with nothing changed: {noop}.", ""]
+    profile = run["profile"]
+    startup = sum(r["startup_s"] for r in profile)
+    step = sum(r["step_s"] for r in profile)
+    lines += [f"Where the last cold run's time goes ({run['jobs']} jobs; seconds summed over a rule's jobs, "
+              "wall-clock, from the steps' logs). Start-up is the job's process before its step (Python, "
+              "Snakemake's script preamble, the adapter); the step includes its own imports. Together "
+              f"{startup:.1f} s of start-up and {step:.1f} s of steps; the CPU-seconds above also count "
+              "Snakemake's own work (parsing the workflow, building the DAG, checking files).", "",
+              "| rule | jobs | start-up s | step s | total s |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['rule']} | {r['jobs']} | {r['startup_s']:.1f} | {r['step_s']:.1f} | {r['total_s']:.1f} |"
+              for r in profile]
+    return lines + [""]
 
 
 def out_of_core_notes(ooc: dict[str, Any] | None) -> list[str]:

@@ -20,9 +20,13 @@ Sections (all REML, model ``response ~ slope * factor + (1 + slope | group)``):
   fitted from the path (time; peak memory in a child process,
   ``bench/memory_probe.py``) and as a Dask DataFrame on a local 2-worker
   cluster (time; estimates against the single-process fit).
-* pipeline: ``snakemake --cores 2`` on ``hs`` with the Monte Carlo study off,
-  cold and rerun with nothing changed (``bench/bench_pipeline.py``; not with
-  ``--quick`` or ``--no-pipeline``).
+* pipeline: ``snakemake --cores 2`` with the default configuration, as
+  ``make handout`` runs it (hs handout, designs handout, reduced Monte Carlo
+  study): three cold runs, three reruns with nothing changed, and where the
+  cold run's time goes (``bench/bench_pipeline.py``; not with ``--quick`` or
+  ``--no-pipeline``).
+* install: ``make venv`` in a fresh clone of HEAD (``bench/bench_pipeline.py``;
+  not with ``--quick``).
 * several grouping factors (``bench/bench_multi.py``): lme4's InstEval
   (crossed), students x teachers x schools (partially crossed), three-level
   growth (nested), against lme4.
@@ -107,7 +111,7 @@ from bench_common import (  # noqa: E402
     unavailable_record,
 )
 from bench_multi import build_multi_cases, run_multi_case  # noqa: E402
-from bench_pipeline import time_pipeline  # noqa: E402
+from bench_pipeline import time_install, time_pipeline  # noqa: E402
 from bench_report import evaluate_targets, machine_info, write_reports  # noqa: E402
 from bench_scaling import (  # noqa: E402
     WARMUP_ROWS,
@@ -380,7 +384,7 @@ def row_count(text: str) -> int:
     return int(value)
 
 
-SECTIONS = ("cases", "sweep", "ooc", "pipeline", "multi")
+SECTIONS = ("cases", "sweep", "ooc", "pipeline", "install", "multi")
 
 
 def section_list(text: str) -> tuple[str, ...]:
@@ -412,8 +416,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="BLAS threads for numpy (and R's child process); default 1, as lme4 "
                         "runs single-threaded; 0 leaves the library default")
     p.add_argument("--no-pipeline", action="store_true",
-                   help="skip timing the Snakemake pipeline on hs (cold run and rerun; about a "
-                        "minute; off anyway with --quick)")
+                   help="skip timing the Snakemake pipeline (three cold runs and three reruns "
+                        "of the default config; about three minutes; off anyway with --quick)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (it is off anyway when stderr is not a terminal)")
     p.add_argument("--sections", type=section_list, default=SECTIONS,
@@ -476,8 +480,12 @@ def main(argv: list[str] | None = None) -> int:
             progress.close()
         pipeline = None
         if not (args.quick or args.no_pipeline) and "pipeline" in sections:
-            print("[pipeline] snakemake on hs, cold then rerun ...", file=sys.stderr, flush=True)
+            print("[pipeline] snakemake with the default config, cold then rerun ...", file=sys.stderr, flush=True)
             pipeline = time_pipeline(REPO_ROOT, tmpdir)
+        install = None
+        if not args.quick and "install" in sections:
+            print("[install] make venv in a fresh clone ...", file=sys.stderr, flush=True)
+            install = time_install(REPO_ROOT, tmpdir)
     report = {
         "command": command.strip(),
         "machine": {**machine_info(lme4_available, BLAS_THREAD_VARS), "load_average_before": load_before},
@@ -486,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         "sweep": {"rows_per_group": ROWS_PER_GROUP, "points": sweep},
         "out_of_core": out_of_core,
         "pipeline": pipeline,
+        "install": install,
         "multi_cases": multi_results,
         "sections": list(args.sections),
     }

@@ -312,7 +312,8 @@ def step_log(path: str | Path | None, step: str) -> Iterator[None]:
         saved = os.dup(2)
         os.dup2(fh.fileno(), 2)
         start = time.perf_counter()
-        fh.write(f"{step}: started\n")
+        age = process_age()
+        fh.write(f"{step}: started" + ("" if age is None else f" after {age:.2f} s of start-up") + "\n")
         fh.flush()
         try:
             with warnings.catch_warnings():
@@ -331,3 +332,25 @@ def step_log(path: str | Path | None, step: str) -> Iterator[None]:
             log.removeHandler(handler)
             logging.getLogger("py.warnings").removeHandler(handler)
             logging.captureWarnings(False)
+
+
+def process_age() -> float | None:
+    """Seconds since this process started: what a job spent before its step
+    (Python's start-up, Snakemake's script preamble, the adapter's imports),
+    read from /proc at its 10 ms resolution; None where there is no /proc."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def exit_without_teardown() -> None:
+    """End a job's process once its step has succeeded, skipping the
+    interpreter's teardown: freeing numba's compiled code, pandas and the
+    rest takes 0.1 to 0.3 s a job, for nothing, as the step has written and
+    closed its outputs and its log (a failed step raises before this)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
