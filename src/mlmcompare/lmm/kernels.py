@@ -48,6 +48,15 @@ LOG2PI = float(np.log(2.0 * np.pi))
 _jit = numba.njit(cache=True, nogil=True)
 
 
+def kernel_arrays(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The arrays as float64, C-contiguous and writable: the one array type
+    the kernels are compiled for (and cached at install). numba compiles a
+    kernel again for each other layout or a read-only buffer (a Fortran-order
+    design matrix, pandas' arrow-backed columns, a slice of a matrix), and a
+    cold pipeline job would pay that compilation. Copies only what differs."""
+    return tuple(np.require(a, dtype=np.float64, requirements=["C", "W"]) for a in arrays)
+
+
 @_jit
 def accumulate_rows(codes, X, Z, y, x_shift, y_shift, n_j, ZW, yty_j, ysum_j, zsum_j, XtX, Xty):
     """Add the rows' contributions to the per-group arrays and totals (in place).
