@@ -305,7 +305,8 @@ def blocked_stats(
     covariance block in formula order as (factor, block within it) (default:
     factor by factor).
     """
-    X, y = kernels.kernel_arrays(X, y)
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
     n, p = X.shape
     xs0, ys0, icol, ones = default_shifts(X, y)
     x_shift = xs0 if x_shift is None else np.asarray(x_shift, dtype=float)
@@ -318,7 +319,7 @@ def blocked_stats(
     if block_sizes is None:
         block_sizes = [(len(tm),) for tm in terms]
     for Z, c, lv, name, tm, bs in zip(Zs, codes, levels, names, terms, block_sizes):
-        (Z,) = kernels.kernel_arrays(Z)
+        Z = np.asarray(Z, dtype=float)
         J, q = len(lv), Z.shape[1]
         n_j, yty_j = np.zeros(J), np.zeros(J)
         ZW = np.zeros((J, q, q + p + 1))
@@ -761,8 +762,10 @@ def factorize(prob: BlockedProblem, theta: np.ndarray, keep: bool = False) -> Bl
     sol = np.concatenate([prob.sol1.reshape(-1, 1 + prob.p), prob.rhs])
     cross = sol.T @ sol
     st = prob.stats
-    CtC, Ctc = kernels.kernel_arrays(cross[1:, 1:], cross[1:, 0])
-    A, LX, gamma, r2, ldRX2, ok = kernels.fixed_pass(st.XtX, st.Xty, st.yty, CtC, Ctc, float(cross[0, 0]))
+    # contiguous copies of the small slices: the types the one-factor engine
+    # passes, so that the version of fixed_pass compiled at install serves both
+    A, LX, gamma, r2, ldRX2, ok = kernels.fixed_pass(st.XtX, st.Xty, st.yty, np.ascontiguousarray(cross[1:, 1:]),
+                                                     np.ascontiguousarray(cross[1:, 0]), float(cross[0, 0]))
     ev = BlockedEvaluation(theta, Lam, prob.L1, prob.sol1, prob.Lnb,
                            prob.S if r.dense else prob.Sval, prob.rhs, A, LX, gamma, float(r2),
                            float(ld), float(ldRX2), st.nobs, prob.p, ok=bool(ok))

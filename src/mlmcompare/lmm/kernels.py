@@ -47,24 +47,26 @@ LOG2PI = float(np.log(2.0 * np.pi))
 # Snakemake step, a test worker) loads it instead of compiling again
 _jit = numba.njit(cache=True, nogil=True)
 
+# The pass over the rows takes the caller's arrays as they come: a
+# Fortran-order design, pandas' read-only arrow-backed columns, C-order
+# simulations. Left to itself numba compiles one version per layout and
+# flag, and a cold pipeline job paid for each new one; a copy to one layout
+# costs about as much as the strided reads (15% of a 2-million-row fit). So
+# its signature is given: any layout, read-only inputs, C-order outputs, one
+# version, compiled and cached at install.
+_ANY = {d: numba.types.Array(numba.float64, d, "A", readonly=True) for d in (1, 2)}
+_OUT = {d: numba.types.Array(numba.float64, d, "C") for d in (1, 2, 3)}
+_ROWS_SIGNATURE = (numba.types.Array(numba.intp, 1, "A", readonly=True), _ANY[2], _ANY[2], _ANY[1], _ANY[1],
+                   numba.float64, _OUT[1], _OUT[3], _OUT[1], _OUT[1], _OUT[2], _OUT[2], _OUT[1])
 
-def kernel_arrays(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The arrays as float64, C-contiguous and writable: the one array type
-    the kernels are compiled for (and cached at install). numba compiles a
-    kernel again for each other layout or a read-only buffer (a Fortran-order
-    design matrix, pandas' arrow-backed columns, a slice of a matrix), and a
-    cold pipeline job would pay that compilation. Copies only what differs."""
-    return tuple(np.require(a, dtype=np.float64, requirements=["C", "W"]) for a in arrays)
 
-
-@_jit
+@numba.njit([_ROWS_SIGNATURE], cache=True, nogil=True)
 def accumulate_rows(codes, X, Z, y, x_shift, y_shift, n_j, ZW, yty_j, ysum_j, zsum_j, XtX, Xty):
     """Add the rows' contributions to the per-group arrays and totals (in place).
 
     ZW[g] holds Z_g'[Z_g, X_g - x_shift, y_g - y_shift] (q x (q+p+1)).
-    Returns the rows' sum of (y - y_shift)^2.  Any memory layout of X and Z
-    (numba compiles one version per layout; a copy would cost about as much
-    as the strided reads).
+    Returns the rows' sum of (y - y_shift)^2.  Any memory layout of X and Z,
+    read-only or not (one compiled version, see _ROWS_SIGNATURE).
     """
     n, p = X.shape
     q = Z.shape[1]

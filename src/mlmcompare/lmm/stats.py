@@ -210,7 +210,9 @@ def sufficient_stats(
     x_shift, y_shift : shifts to accumulate around; default from
         :func:`default_shifts`.  Chunks that are to be added must share them.
     """
-    X, Z, y = kernels.kernel_arrays(X, Z, y)
+    X = np.asarray(X, dtype=float)
+    Z = np.asarray(Z, dtype=float)
+    y = np.asarray(y, dtype=float)
     n = y.shape[0]
     if X.ndim != 2 or Z.ndim != 2 or X.shape[0] != n or Z.shape[0] != n:
         raise ValueError("X, Z and y must have the same number of rows (X, Z 2-D)")
