@@ -155,7 +155,7 @@ CASES = {
 def built(request):
     """(name, results folder, CSV, case) of each of the four handouts. The
     runs are asked for by name, so that the hs case needs only the default
-    run and the others only their own (tests/conftest.py groups them so)."""
+    run and the others only their own (each built once, `built_once`)."""
     name = request.param
     if name == "hs":
         return name, request.getfixturevalue("hs_results"), DATA / "hs.csv", CASES[name]
